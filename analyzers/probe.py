@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -262,7 +262,37 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         raise BadMediaError(f"not a readable media file ({reason})", code="unreadable") from err
     info = parse_ffprobe(data, size)
     validate(info)
-    return info
+    return _with_sampled_vfr(p, info)
+
+
+def _with_sampled_vfr(path: Path, info: MediaInfo) -> MediaInfo:
+    """Where the container gives no average rate (Matroska/WebM), look at real timestamps."""
+    video = []
+    for v in info.video:
+        if v.avg_fps <= 0:
+            v = replace(v, variable_frame_rate=_packets_vary(path, v.index))
+        video.append(v)
+    return replace(info, video=video)
+
+
+def _packets_vary(path: Path, stream_index: int, packets: int = 300) -> bool:
+    try:
+        data = ffmpeg.probe(
+            str(path),
+            select_streams=str(stream_index),
+            show_entries="packet=pts_time",
+            read_intervals=f"%+#{packets}",
+        )
+    except ffmpeg.Error:
+        return False
+    times = sorted(float(p["pts_time"]) for p in data.get("packets", []) if "pts_time" in p)
+    deltas = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    if len(deltas) < 3:
+        return False
+    deltas.sort()
+    low, high = deltas[len(deltas) // 10], deltas[-(len(deltas) // 10) - 1]
+    # Millisecond timestamp rounding (Matroska) makes 1/30 s alternate 33/34 ms; allow it.
+    return high - low > 0.002 and high / low > 1.2
 
 
 def _looks_like_mp4(path: Path) -> bool:

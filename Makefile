@@ -1,0 +1,49 @@
+# coldstart: `make demo` and `make test` work on a fresh machine with nothing installed.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install system services demo test lint format bench bench-scenes bench-speech bench-pipeline clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/install-python.sh
+	scripts/install-system.sh
+	scripts/install-python.sh
+	@touch $(STAMP)
+
+system:
+	scripts/install-system.sh
+
+services:
+	scripts/ensure-services.sh
+
+# Enrich a real sample title end to end (embedded mode), or your own: make demo VIDEO=path
+demo: install system
+	$(PY) scripts/demo.py $(if $(VIDEO),--video "$(VIDEO)",)
+
+test: install system services
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: bench-scenes bench-speech bench-pipeline
+
+bench-scenes: install system
+	$(PY) benchmarks/bench_scenes.py
+
+bench-speech: install system
+	$(PY) benchmarks/bench_speech.py
+
+bench-pipeline: install system services
+	$(PY) benchmarks/bench_pipeline.py
+
+clean:
+	rm -rf var benchmarks/.cache .pytest_cache
