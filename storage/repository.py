@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -137,8 +137,46 @@ def create_run(
     return run
 
 
-def get_run(session: Session, run_id: int) -> AnalysisRun | None:
+def get_run(session: Session, run_id: int, *, lock: bool = False) -> AnalysisRun | None:
+    """``lock``: SELECT ... FOR UPDATE, so parallel stage tasks of one run (different
+    workers) merge their edits of ``stages``/``cost`` instead of overwriting each other."""
+    if lock:
+        return session.get(AnalysisRun, run_id, with_for_update=True, populate_existing=True)
     return session.get(AnalysisRun, run_id)
+
+
+def claim_run(session: Session, run_id: int, task_id: str) -> bool:
+    """Atomically make ``task_id`` the run's planner; False if another task already is."""
+    result = session.execute(
+        update(AnalysisRun)
+        .where(
+            AnalysisRun.id == run_id,
+            or_(AnalysisRun.task_id.is_(None), AnalysisRun.task_id == task_id),
+        )
+        .values(task_id=task_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def stale_runs(session: Session, *, status: str, older_than: datetime) -> Sequence[AnalysisRun]:
+    return session.scalars(
+        select(AnalysisRun).where(
+            AnalysisRun.status == status, AnalysisRun.updated_at < older_than
+        )
+    ).all()
+
+
+def unpublished_events(session: Session, limit: int = 100) -> Sequence[OutboxEvent]:
+    """Events not yet published, locked so that two publishers never send the same one."""
+    q = (
+        select(OutboxEvent)
+        .where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    return session.scalars(q).all()
 
 
 def latest_run(session: Session, title_id: int) -> AnalysisRun | None:

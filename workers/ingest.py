@@ -126,6 +126,9 @@ def register(
 
 
 def _ensure_run(session: Session, title: Title, *, created: bool) -> Ingested:
+    # Lock the title row: concurrent announcements of one object (webhook, sweep, CLI) then
+    # queue behind each other here, and only the first creates the run.
+    session.refresh(title, with_for_update=True)
     run = repo.latest_run(session, title.id)
     if run is not None:
         return Ingested(title.id, run.id, created_title=created, created_run=False)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 import resource
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
 
 from analyzers.errors import StageNotApplicable
 from analyzers.probe import MediaInfo
@@ -43,6 +46,21 @@ def _cpu_seconds() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _cuda_in_use() -> bool:
+    """GPU seconds are billed when this process has initialised CUDA (a model on the GPU)."""
+    torch = sys.modules.get("torch")
+    try:
+        return bool(torch is not None and torch.cuda.is_initialized())
+    except Exception:
+        return False
+
+
+def _stored_summary(db: str, title_id: int, stage: str, key: str) -> dict | None:
+    with session_scope(db) as session:
+        result = repo.find_stage_result(session, title_id, stage, key)
+        return dict(result.summary or {}) if result is not None else None
+
+
 def _overall(stages: Sequence[Stage], done: dict[str, float]) -> float:
     total = sum(s.weight for s in stages) or 1.0
     return sum(s.weight * done.get(s.name, 0.0) for s in stages) / total
@@ -59,7 +77,7 @@ def run_stage(
     """Run one stage for a run, unless its result for this content and version exists."""
     db = settings.effective_database_url
     with session_scope(db) as session:
-        run = repo.get_run(session, run_id)
+        run = repo.get_run(session, run_id, lock=True)
         if run is None:
             raise LookupError(f"run {run_id} not found")
         title = run.title
@@ -99,7 +117,7 @@ def run_stage(
         overall = _overall(stages, {**done, stage.name: fraction})
         elapsed = time.monotonic() - run_started
         with session_scope(db) as s:
-            r = repo.get_run(s, run_id)
+            r = repo.get_run(s, run_id, lock=True)
             if r is None:
                 return
             repo.update_stage(s, r, stage.name, progress=round(fraction, 4))
@@ -124,6 +142,14 @@ def run_stage(
     summary: dict = {}
     try:
         summary = stage.run(ctx) or {}
+    except IntegrityError as err:
+        # A redelivered or duplicated task of the same stage committed first: its result
+        # stands (same content, same version), and this one wrote nothing.
+        stored = _stored_summary(db, title_id, stage.name, key)
+        if stored is None:
+            failure, status = describe(err), StageStatus.FAILED
+        else:
+            summary = {k: v for k, v in stored.items() if k != "warnings"}
     except StageNotApplicable as err:
         status, failure = StageStatus.SKIPPED, describe(err)
     except Exception as err:
@@ -138,7 +164,7 @@ def run_stage(
         )
     duration, cpu = time.monotonic() - t0, _cpu_seconds() - cpu0
     with session_scope(db) as session:
-        run = repo.get_run(session, run_id)
+        run = repo.get_run(session, run_id, lock=True)
         assert run is not None
         fields = {
             "status": status,
@@ -153,7 +179,8 @@ def run_stage(
             fields["error_code"] = failure.code
         repo.update_stage(session, run, stage.name, **fields)
         cost = dict(run.cost or {})
-        cost[stage.name] = {"wall_s": round(duration, 3), "cpu_s": round(cpu, 3), "gpu_s": 0.0}
+        gpu = duration if _cuda_in_use() else 0.0
+        cost[stage.name] = {"wall_s": round(duration, 3), "cpu_s": round(cpu, 3), "gpu_s": gpu}
         run.cost = cost
         run.progress = max(run.progress or 0.0, _overall(stages, {**done, stage.name: 1.0}))
     return StageOutcome(
@@ -187,8 +214,10 @@ def finish(settings: Settings, run_id: int, outcomes: Sequence[StageOutcome]) ->
     else:
         status, error, code = RunStatus.SUCCEEDED, None, None
     with session_scope(settings.effective_database_url) as session:
-        run = repo.get_run(session, run_id)
+        run = repo.get_run(session, run_id, lock=True)
         assert run is not None
+        if run.status in RunStatus.FINISHED:  # a repeated finish: one end state, one event
+            return run.status
         repo.finish_run(session, run, status, error=error, error_code=code)
         if status != RunStatus.FAILED:
             repo.emit_event(
@@ -203,9 +232,11 @@ def finish(settings: Settings, run_id: int, outcomes: Sequence[StageOutcome]) ->
 def fail_run(settings: Settings, run_id: int, error: BaseException) -> str:
     failure = describe(error)
     with session_scope(settings.effective_database_url) as session:
-        run = repo.get_run(session, run_id)
+        run = repo.get_run(session, run_id, lock=True)
         if run is None:
             raise LookupError(f"run {run_id} not found")
+        if run.status in RunStatus.FINISHED:
+            return run.status
         repo.finish_run(
             session, run, RunStatus.FAILED, error=failure.message, error_code=failure.code
         )

@@ -15,14 +15,7 @@ S3_SCHEME = "s3://"
 def store_for_bucket(settings: Settings, bucket: str) -> ObjectStore:
     """The store holding ``bucket``: a sub-directory locally, a real bucket on S3."""
     if settings.object_store == "s3":
-        return S3ObjectStore.connect(
-            settings.s3_endpoint,
-            settings.s3_access_key,
-            settings.s3_secret_key.get_secret_value(),
-            bucket,
-            secure=settings.s3_secure,
-            region=settings.s3_region,
-        )
+        return s3_store(settings, bucket)
     return LocalObjectStore(settings.effective_store_dir / bucket, name=f"local:{bucket}")
 
 

@@ -47,6 +47,23 @@ class Settings(BaseSettings):
     broker_url: str = Field("", description="Celery broker; empty runs the pipeline in-process.")
     result_backend: str = ""
 
+    # --- fleet: reliability, triggers and observability (workers/celery_app.py) ---------------
+    # Time limits scale with the title: soft = base + factor * stage.time_factor * duration.
+    task_time_base_s: float = Field(300.0, description="Time limit floor for any task.")
+    task_time_factor: float = Field(3.0, description="Seconds allowed per media second.")
+    task_max_s: int = Field(6 * 3600, description="Cap on any task's hard time limit.")
+    retry_max: int = Field(8, description="Retries of a transient failure before giving up.")
+    retry_backoff_s: float = Field(2.0, description="First retry delay; doubles, with jitter.")
+    retry_backoff_max_s: float = Field(300.0, description="Longest delay between retries.")
+    sweep_interval_s: float = Field(300.0, description="Beat: list the incoming bucket.")
+    stale_run_s: int = Field(0, description="A run silent this long is failed; 0 = derived.")
+    media_cache_gb: float = Field(20.0, description="Per-worker cache of downloaded titles.")
+    events_exchange: str = "coldstart.events"
+    stage_plugins: str = Field("", description="Extra stages, 'module:ATTR' comma-separated.")
+    metrics_port: int = Field(9808, description="Worker Prometheus port; 0 disables.")
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
     # --- API / triggers ----------------------------------------------------------------------
     webhook_token: SecretStr = SecretStr("")
     api_host: str = "127.0.0.1"

@@ -22,7 +22,8 @@ class ShotOptions:
     analysis_width: int = 128  # frames are scaled to this width by ffmpeg before analysis
     # Adaptive content detector (scores on PySceneDetect's 0-255 scale).
     adaptive_threshold: float = 3.0  # score / mean score of neighbours
-    min_content: float = 12.0  # absolute floor of a cut's score
+    min_content: float = 24.0  # absolute floor of a cut's score
+    max_structure: float = 0.9  # luma-pattern correlation above which a change is not a cut
     window: int = 2  # neighbours on each side for the adaptive ratio
     min_shot_s: float = 0.4  # cuts closer than this to the previous one are dropped
     # Flash suppression.

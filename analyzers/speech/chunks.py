@@ -54,12 +54,27 @@ def _smooth(levels: np.ndarray, width: int) -> np.ndarray:
     return sliding_window_view(pad, width).max(axis=1)
 
 
+def _silent_cut(
+    window: np.ndarray, i0: int, frame_s: float, threshold: float, ideal: float
+) -> float | None:
+    """Middle of the best silent run in ``window``: long (up to 2 s counts) and near ideal."""
+    quiet = np.concatenate([[0], (window <= threshold).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(quiet))
+    best, best_score = None, -np.inf
+    for a, b in zip(edges[::2], edges[1::2], strict=True):
+        mid = (i0 + (a + b) / 2) * frame_s
+        score = min((b - a) * frame_s, 2.0) - 0.02 * abs(mid - ideal)
+        if score > best_score:
+            best, best_score = mid, score
+    return best
+
+
 def plan_chunks(
     levels_db: np.ndarray,
     *,
     frame_s: float = FRAME_S,
     target_s: float = 600.0,
-    search_s: float = 60.0,
+    search_s: float | None = None,
     min_silence_s: float = 0.3,
     overlap_s: float = 2.0,
     vad: VadOptions = VadOptions(),
@@ -68,9 +83,11 @@ def plan_chunks(
 
     Each cut goes in the quietest stretch (``min_silence_s`` wide) within ``search_s`` of
     the ideal position, preferring spots near it; if even that stretch is audible, the cut
-    is forced and its chunks overlap by ``overlap_s``.
+    is forced and its chunks overlap by ``overlap_s``. ``search_s`` defaults to a quarter
+    of ``target_s``, at most a minute.
     """
-    total = levels_db.size * frame_s
+    search_s = search_s if search_s is not None else min(60.0, target_s / 4)
+    total = float(levels_db.size * frame_s)
     if total <= target_s * 1.25:
         return [Chunk(0, 0.0, total, 0.0, total + 1.0)]
     quiet = _smooth(levels_db, max(1, round(min_silence_s / frame_s)))
@@ -83,11 +100,14 @@ def plan_chunks(
         hi = min(total - target_s / 4, ideal + search_s)
         i0, i1 = int(lo / frame_s), max(int(lo / frame_s) + 1, int(hi / frame_s))
         window = quiet[i0:i1]
-        # Prefer quiet first, then closeness to the ideal (0.05 dB per second away).
-        distance = np.abs(np.arange(i0, i0 + window.size) * frame_s - ideal)
-        best = int(np.argmin(window + 0.05 * distance))
-        cut = (i0 + best) * frame_s + frame_s / 2
-        cuts.append((cut, bool(window[best] > threshold)))
+        cut = _silent_cut(window, i0, frame_s, threshold, ideal)
+        if cut is None:
+            # No silence: the quietest spot, preferring ones near the ideal (0.05 dB/s).
+            distance = np.abs(np.arange(i0, i0 + window.size) * frame_s - ideal)
+            cut = (i0 + int(np.argmin(window + 0.05 * distance))) * frame_s + frame_s / 2
+            cuts.append((float(cut), True))
+        else:
+            cuts.append((float(cut), False))
         cursor = cut
     chunks: list[Chunk] = []
     bounds = [(0.0, False), *cuts, (total, False)]
@@ -96,7 +116,8 @@ def plan_chunks(
         start = max(0.0, a - overlap_s) if forced_a else a
         end = min(total, b + overlap_s) if forced_b else b
         # The last chunk owns a little past the end so rounding never drops a final word.
-        chunks.append(Chunk(i, start, end, a, b if i < len(bounds) - 2 else b + 1.0))
+        own_end = b if i < len(bounds) - 2 else b + 1.0
+        chunks.append(Chunk(i, float(start), float(end), float(a), float(own_end)))
     return chunks
 
 

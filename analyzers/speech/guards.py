@@ -143,6 +143,12 @@ def apply_guards(
     """Clean and filter segments; dropped ones (with the reason) go to ``report``."""
     kept: list[Segment] = []
     for seg in segments:
+        # A whole segment that compresses this well is a loop: dropped, not trimmed.
+        norm = normalise(seg.text)
+        if compression_ratio(norm) > options.compression_ratio_threshold and len(norm) > 40:
+            if report is not None:
+                report.dropped.append((seg, "repetition"))
+            continue
         cleaned = collapse_repeats(strip_annotations(seg), options.max_repeats)
         why = check(cleaned, options)
         if why is None:

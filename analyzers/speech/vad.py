@@ -26,9 +26,12 @@ FRAME_S = 0.02
 @dataclass(frozen=True)
 class VadOptions:
     mode: VadMode = "energy"
-    # Audible = louder than this absolute level and than the floor plus margin.
-    min_level_db: float = -50.0
-    floor_margin_db: float = 6.0
+    # Audible = louder than the track's floor plus a margin, never below ``min_level_db``
+    # (dither) and never above ``max_threshold_db`` (anything that loud is always sound).
+    # Levels are relative: FLEURS-style recordings peak near -55 dBFS and are still speech.
+    min_level_db: float = -80.0
+    max_threshold_db: float = -45.0
+    floor_margin_db: float = 10.0
     pad_s: float = 0.4
     merge_gap_s: float = 0.8
     min_region_s: float = 0.15
@@ -41,10 +44,7 @@ def audible_threshold(levels_db: np.ndarray, options: VadOptions = VadOptions())
         return options.min_level_db
     # The 5th percentile is the track's floor (hiss, room tone); a margin above it is sound.
     floor = float(np.percentile(levels_db, 5))
-    if floor > options.min_level_db + 20:
-        # Never quiet (wall-to-wall score): everything above the absolute floor is sound.
-        return options.min_level_db
-    return max(options.min_level_db, floor + options.floor_margin_db)
+    return min(options.max_threshold_db, max(options.min_level_db, floor + options.floor_margin_db))
 
 
 def energy_regions(
@@ -57,7 +57,7 @@ def energy_regions(
     regions: list[tuple[float, float]] = []
     idx = np.flatnonzero(np.diff(np.concatenate([[0], active.astype(np.int8), [0]])))
     for start, end in zip(idx[::2], idx[1::2], strict=True):
-        regions.append((start * frame_s, end * frame_s))
+        regions.append((float(start * frame_s), float(end * frame_s)))
     total = levels_db.size * frame_s
     return tidy_regions(regions, total, options)
 
@@ -78,7 +78,9 @@ def tidy_regions(
     return out
 
 
-def silero_regions(audio: np.ndarray, options: VadOptions = VadOptions()) -> list[tuple[float, float]]:
+def silero_regions(
+    audio: np.ndarray, options: VadOptions = VadOptions()
+) -> list[tuple[float, float]]:
     """Speech regions from the Silero VAD that ships with faster-whisper (stock behaviour)."""
     from faster_whisper.vad import VadOptions as SileroOptions
     from faster_whisper.vad import get_speech_timestamps
@@ -99,7 +101,9 @@ def audio_levels(audio: np.ndarray, frame_s: float = FRAME_S) -> np.ndarray:
     return levels
 
 
-def active_regions(audio: np.ndarray, options: VadOptions = VadOptions()) -> list[tuple[float, float]]:
+def active_regions(
+    audio: np.ndarray, options: VadOptions = VadOptions()
+) -> list[tuple[float, float]]:
     """Regions of ``audio`` to transcribe, per ``options.mode``."""
     if audio.size == 0:
         return []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,6 +89,51 @@ class Stage:
     version: Callable[[Settings], str] = lambda _settings: "1"
     # Stages whose stored output this one reads.
     after: tuple[str, ...] = ()
+    # Processing seconds per media second this stage may need, relative to the fleet's
+    # ``task_time_factor``: scales its soft and hard time limits with the title's duration.
+    time_factor: float = 1.0
+    # Optional fan-out of long titles (workers/chunks.py). ``plan_chunks`` returns ranges in
+    # the stage's own unit (milliseconds, frames...), non-overlapping and covering the whole
+    # title; ``run_chunk`` analyses one range and returns a JSON-able result; ``merge`` gets
+    # the results in range order, persists with ``ctx.persist`` and returns the summary.
+    # ``run`` must stay the whole-title path: see :func:`chunked_run`.
+    plan_chunks: Callable[[StageContext], list[range]] | None = None
+    run_chunk: Callable[[StageContext, range], Any] | None = None
+    merge: Callable[[StageContext, list[Any]], dict[str, Any]] | None = None
+
+    @property
+    def chunked(self) -> bool:
+        return (
+            self.plan_chunks is not None and self.run_chunk is not None and self.merge is not None
+        )
+
+
+def chunked_run(
+    plan_chunks: Callable[[StageContext], list[range]],
+    run_chunk: Callable[[StageContext, range], Any],
+    merge: Callable[[StageContext, list[Any]], dict[str, Any]],
+) -> Callable[[StageContext], dict[str, Any]]:
+    """The whole-title ``run`` of a chunked stage: every chunk in turn, then the merge.
+    In-process runs use it; the fleet runs the same chunks as parallel tasks."""
+
+    def run(ctx: StageContext) -> dict[str, Any]:
+        ranges = plan_chunks(ctx)
+        results = []
+        for i, r in enumerate(ranges):
+            results.append(run_chunk(ctx, r))
+            ctx.progress((i + 1) / (len(ranges) + 1))
+        return merge(ctx, results)
+
+    return run
+
+
+def time_chunks(duration_s: float, chunk_s: float) -> list[range]:
+    """Millisecond ranges of about ``chunk_s`` covering ``[0, duration)`` exactly, no overlap
+    (a detector that needs context reads past its range but reports only inside it)."""
+    total = max(1, math.ceil(duration_s * 1000))
+    n = max(1, math.ceil(total / max(1, round(chunk_s * 1000))))
+    bounds = [round(k * total / n) for k in range(n + 1)]
+    return [range(bounds[k], bounds[k + 1]) for k in range(n)]
 
 
 def cache_key(content_sha256: str, stage: str, version: str) -> str:
