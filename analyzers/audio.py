@@ -28,11 +28,29 @@ MIN_DECODED_SHARE = 0.9
 # ISO 639-1 codes Whisper uses -> the ISO 639-2 tags containers carry. Small on purpose:
 # anything else is compared as given.
 _ISO1_TO_2 = {
-    "en": ("eng",), "fr": ("fra", "fre"), "de": ("deu", "ger"), "es": ("spa",),
-    "it": ("ita",), "pt": ("por",), "nl": ("nld", "dut"), "ja": ("jpn",), "zh": ("zho", "chi"),
-    "ko": ("kor",), "ru": ("rus",), "pl": ("pol",), "sv": ("swe",), "tr": ("tur",),
-    "ar": ("ara",), "hi": ("hin",), "da": ("dan",), "fi": ("fin",), "no": ("nor", "nob"),
-    "cs": ("ces", "cze"), "el": ("ell", "gre"), "he": ("heb",), "uk": ("ukr",),
+    "en": ("eng",),
+    "fr": ("fra", "fre"),
+    "de": ("deu", "ger"),
+    "es": ("spa",),
+    "it": ("ita",),
+    "pt": ("por",),
+    "nl": ("nld", "dut"),
+    "ja": ("jpn",),
+    "zh": ("zho", "chi"),
+    "ko": ("kor",),
+    "ru": ("rus",),
+    "pl": ("pol",),
+    "sv": ("swe",),
+    "tr": ("tur",),
+    "ar": ("ara",),
+    "hi": ("hin",),
+    "da": ("dan",),
+    "fi": ("fin",),
+    "no": ("nor", "nob"),
+    "cs": ("ces", "cze"),
+    "el": ("ell", "gre"),
+    "he": ("heb",),
+    "uk": ("ukr",),
 }
 
 
@@ -94,7 +112,11 @@ class DecodeReport:
 
 
 def _ffmpeg_cmd(
-    path: str, stream_index: int | None, start: float | None, duration: float | None
+    path: str,
+    stream_index: int | None,
+    start: float | None,
+    duration: float | None,
+    filters: str | None = None,
 ) -> list[str]:
     cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
     if start:
@@ -103,7 +125,10 @@ def _ffmpeg_cmd(
     if duration is not None:
         cmd += ["-t", f"{duration:.3f}"]
     cmd += ["-map", f"0:{stream_index}" if stream_index is not None else "0:a:0"]
-    cmd += ["-vn", "-sn", "-dn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
+    cmd += ["-vn", "-sn", "-dn"]
+    if filters:
+        cmd += ["-af", filters]
+    cmd += ["-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-"]
     return cmd
 
 
@@ -115,6 +140,7 @@ def stream_audio(
     duration: float | None = None,
     block_samples: int = BLOCK_SAMPLES,
     report: DecodeReport | None = None,
+    filters: str | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield float32 blocks of 16 kHz mono audio from one stream of ``path``.
 
@@ -123,7 +149,7 @@ def stream_audio(
     """
     report = report if report is not None else DecodeReport()
     proc = subprocess.Popen(
-        _ffmpeg_cmd(os.fspath(path), stream_index, start, duration),
+        _ffmpeg_cmd(os.fspath(path), stream_index, start, duration, filters),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -167,6 +193,7 @@ def load_audio(
     start: float | None = None,
     duration: float | None = None,
     expected_s: float | None = None,
+    filters: str | None = None,
 ) -> np.ndarray:
     """Decode (a span of) one stream into one array. Meant for spans, i.e. chunks.
 
@@ -175,7 +202,9 @@ def load_audio(
     """
     report = DecodeReport()
     blocks = list(
-        stream_audio(path, stream_index, start=start, duration=duration, report=report)
+        stream_audio(
+            path, stream_index, start=start, duration=duration, report=report, filters=filters
+        )
     )
     audio = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     check_decode(report, expected_s)

@@ -219,7 +219,9 @@ class FrameReader:
                 continue
             lvl = _LEVEL.search(line)
             if lvl and len(self.warnings) < MAX_WARNINGS:
-                msg = re.sub(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ", "", line).replace(f"[{lvl.group(1)}] ", "")
+                msg = re.sub(r"^\[[^\]]+ @ 0x[0-9a-f]+\] ", "", line).replace(
+                    f"[{lvl.group(1)}] ", ""
+                )
                 self.warnings.append(f"ffmpeg {lvl.group(1)}: {msg.strip()}")
         self._pts.put(None)
 
@@ -260,7 +262,9 @@ class FrameReader:
         shape = (h, w) if c == 1 else (h, w, c)
         start_time = self.info.start_time
         index0: int | None = None
-        n = 0
+        n, last = 0, -1
+        cfr = not self.info.variable_frame_rate and self.info.fps > 0
+        fps = self.info.fps
         stdout = self._proc.stdout
         while True:
             buf = bytearray(nbytes)
@@ -281,11 +285,16 @@ class FrameReader:
                 continue  # before the range (in case the seek was not frame-accurate)
             if self.end_s is not None and pts >= self.end_s - 1e-6:
                 break
-            if index0 is None:
-                index0 = (
-                    count_frames_before(self.path, self.info, pts) if self.start_s else 0
-                )
-            yield Frame(index0 + n, pts, np.frombuffer(buf, np.uint8).reshape(shape))
+            if cfr:
+                # Constant rate: the index follows from the PTS, so frames lost to corrupt
+                # data leave a gap instead of shifting every later index.
+                index = max(last + 1, round(pts * fps))
+            else:
+                if index0 is None:
+                    index0 = count_frames_before(self.path, self.info, pts) if self.start_s else 0
+                index = index0 + n
+            last = index
+            yield Frame(index, pts, np.frombuffer(buf, np.uint8).reshape(shape))
             n += 1
         if self._proc.poll() is None and self.end_s is None:
             self._proc.wait()

@@ -160,9 +160,7 @@ def claim_run(session: Session, run_id: int, task_id: str) -> bool:
 
 def stale_runs(session: Session, *, status: str, older_than: datetime) -> Sequence[AnalysisRun]:
     return session.scalars(
-        select(AnalysisRun).where(
-            AnalysisRun.status == status, AnalysisRun.updated_at < older_than
-        )
+        select(AnalysisRun).where(AnalysisRun.status == status, AnalysisRun.updated_at < older_than)
     ).all()
 
 
@@ -414,3 +412,59 @@ def emit_event(
     session.add(event)
     session.flush()
     return event
+
+
+# --- speech (issue 4) ---------------------------------------------------------------------------
+
+
+def save_transcript(
+    session: Session,
+    title_id: int,
+    segments: Sequence[dict[str, Any]],
+    audio_track: int | None,
+) -> int:
+    """Replace a title's transcript with ``segments`` (dicts of Segment.to_dict()).
+
+    Runs inside the caller's transaction, so segments and artifacts land together or not at all.
+    """
+    rows = [
+        TranscriptSegment(
+            title_id=title_id,
+            idx=i,
+            start_s=float(seg["start"]),
+            end_s=float(seg["end"]),
+            text=seg["text"],
+            language=seg.get("language"),
+            avg_logprob=seg.get("avg_logprob"),
+            no_speech_prob=seg.get("no_speech_prob"),
+            words=list(seg.get("words", [])),
+            audio_track=audio_track,
+        )
+        for i, seg in enumerate(segments)
+    ]
+    replace_rows(session, TranscriptSegment, title_id, rows)
+    return len(rows)
+
+
+# --- shots, transitions, scenes, keyframes (issue 3) -----------------------------------------
+
+
+def save_shot_analysis(
+    session: Session,
+    title_id: int,
+    *,
+    shots: Sequence[dict[str, Any]],
+    transitions: Sequence[dict[str, Any]],
+    scenes: Sequence[dict[str, Any]],
+    keyframes: Sequence[dict[str, Any]],
+) -> None:
+    """Replace a title's shots, transitions, scenes and keyframes (caller's transaction).
+
+    Each dict carries the columns of its model except ``id`` and ``title_id``.
+    """
+    replace_rows(session, Shot, title_id, [Shot(title_id=title_id, **s) for s in shots])
+    replace_rows(
+        session, Transition, title_id, [Transition(title_id=title_id, **t) for t in transitions]
+    )
+    replace_rows(session, Scene, title_id, [Scene(title_id=title_id, **s) for s in scenes])
+    replace_rows(session, Keyframe, title_id, [Keyframe(title_id=title_id, **k) for k in keyframes])

@@ -16,11 +16,14 @@ from storage import repository as repo
 from storage.db import session_scope
 from storage.documents import title_document, title_summary
 from storage.objects import InvalidObjectKey
+from workers import cli_fleet, cli_runs
+from workers.cli_models import models_app
 from workers.cli_render import console, err_console, print_title, watch_run
 from workers.dispatch import dispatch_run
 from workers.ingest import ingest_file, ingest_object
 from workers.schema import SchemaOutOfDate, ensure_schema
 from workers.settings import get_settings
+from workers.stages.plugins import configure_stages
 
 app = typer.Typer(
     help="coldstart: enrich video titles for cold-start recommendation.",
@@ -29,6 +32,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(models_app, name="models")
 
 EXIT_FAILED = 1  # the title's run failed
 EXIT_INPUT = 2  # the command's input was unusable (missing file, bad key...)
@@ -45,6 +49,7 @@ def _prepare():  # type: ignore[no-untyped-def]
         ensure_schema(settings)
     except SchemaOutOfDate as err:
         raise _fail(str(err)) from err
+    configure_stages(settings)  # plugins and stage selection from the settings
     return settings
 
 
@@ -159,6 +164,11 @@ def config(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     for key, value in values.items():
         table.add_row(key, str(value))
     console.print(table)
+
+
+# Fleet and run-management commands live in their own modules.
+cli_runs.register(app, _prepare)
+cli_fleet.register(app, _prepare)
 
 
 if __name__ == "__main__":

@@ -59,8 +59,8 @@ def _is_transient_one(err: BaseException) -> bool:
 
 def describe(err: BaseException, stage: str | None = None) -> Failure:
     where = f"{stage}: " if stage else ""
-    if type(err).__name__ == "SoftTimeLimitExceeded":  # celery's, raised inside a stage
-        return Failure("time_limit", f"{where}time limit exceeded", permanent=True)
+    if type(err).__name__ in ("SoftTimeLimitExceeded", "TimeLimitExceeded"):  # celery's
+        return Failure("time_limit", f"{where}time limit exceeded: {err}", permanent=True)
     if isinstance(err, BadMediaError | InvalidObjectKey):
         return Failure(err.code, f"{where}{_one_line(err)}", permanent=True)
     if isinstance(err, AnalysisError):

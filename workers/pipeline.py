@@ -262,3 +262,31 @@ def run_pipeline(settings: Settings, run_id: int) -> str:
     except Exception as err:  # source unreadable: nothing to analyse
         return fail_run(settings, run_id, err)
     return finish(settings, run_id, outcomes)
+
+
+def context_for(
+    settings: Settings, run_id: int, stage: Stage, media_path: Path
+) -> tuple[StageContext, bool]:
+    """A stage's context outside :func:`run_stage` (chunk tasks, chunk planning), and
+    whether its result for this content and version is already stored."""
+    with session_scope(settings.effective_database_url) as session:
+        run = repo.get_run(session, run_id)
+        if run is None:
+            raise LookupError(f"run {run_id} not found")
+        title = run.title
+        version = stage.version(settings)
+        key = cache_key(title.content_sha256, stage.name, version)
+        done = repo.find_stage_result(session, title.id, stage.name, key) is not None
+        ctx = StageContext(
+            settings=settings,
+            stage=stage.name,
+            title_id=title.id,
+            run_id=run_id,
+            content_sha256=title.content_sha256,
+            media_path=media_path,
+            derived=derived_store(settings),
+            cache_key=key,
+            model_version=version,
+            info=MediaInfo.from_dict(title.media_info) if title.media_info else None,
+        )
+    return ctx, done

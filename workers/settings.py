@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     media_cache_gb: float = Field(20.0, description="Per-worker cache of downloaded titles.")
     events_exchange: str = "coldstart.events"
     stage_plugins: str = Field("", description="Extra stages, 'module:ATTR' comma-separated.")
+    enabled_stages: str = Field("", description="Run only these stages (comma-separated).")
     metrics_port: int = Field(9808, description="Worker Prometheus port; 0 disables.")
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
@@ -72,6 +73,35 @@ class Settings(BaseSettings):
     # --- analysis ------------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = "auto"
     taxonomy_version: str = "builtin"
+
+    # --- shots and scenes (analyzers/shots, workers/stages/shots.py) --------------------------
+    shot_detector: Literal["auto", "fast", "transnetv2"] = Field(
+        "auto", description="auto: TransNetV2 on a GPU, the fast adaptive detector on a CPU."
+    )
+    shot_chunk_s: float = Field(600.0, description="Time-range chunk for parallel workers.")
+
+    # --- speech (issue 4: analyzers/speech, workers/stages/speech.py) -------------------------
+    speech_backend: Literal["faster-whisper", "openai-whisper"] = "faster-whisper"
+    speech_model: str = Field(
+        "tiny.en", description="Installed model name, local path, or hub name."
+    )
+    speech_models_dir: Path | None = Field(
+        None, description="Where workers read speech models (default data_dir/models/speech)."
+    )
+    speech_compute_type: str | None = Field(
+        None, description="CTranslate2 compute type; default int8 on CPU, float16 on CUDA."
+    )
+    speech_cpu_threads: int = 0
+    speech_language: str | None = Field(
+        None, description="Spoken language; empty detects it (per region if multilingual)."
+    )
+    speech_audio_track: int | None = Field(None, description="ffprobe index of the audio track.")
+    speech_audio_language: str | None = Field(
+        None, description="Pick the audio track tagged with this language."
+    )
+    speech_beam_size: int = 5
+    speech_vad: Literal["energy", "silero", "none"] = "energy"
+    speech_chunk_s: float = Field(600.0, description="Chunk length for long titles.")
 
     @classmethod
     def settings_customise_sources(
@@ -106,6 +136,10 @@ class Settings(BaseSettings):
     @property
     def effective_work_dir(self) -> Path:
         return (self.work_dir or self.data_dir / "work").resolve()
+
+    @property
+    def effective_speech_models_dir(self) -> Path:
+        return (self.speech_models_dir or self.data_dir / "models" / "speech").resolve()
 
     @property
     def embedded(self) -> bool:

@@ -58,7 +58,7 @@ class StyleFeatures:
     contrast: float  # RMS contrast: mean per-frame luminance std / mean, unitless
     saturation: float  # 0-1
     colorfulness: float  # Hasler-Süsstrunk M on 0-255 RGB
-    motion: float  # mean abs luminance change between consecutive frames, 0-1
+    motion: float  # median abs luminance change between consecutive frames, 0-1
     dominant_colors: list[tuple[str, float]] = field(default_factory=list)  # (#rrggbb, share)
 
 

@@ -109,7 +109,9 @@ def convert_state_dict(variables: dict[str, np.ndarray]) -> tuple[dict[str, Any]
         "encoder.conv1.bias": w("encoder/conv1/bias"),
         "encoder.conv2.weight": w("encoder/conv2/weight"),
         "encoder.conv2.bias": w("encoder/conv2/bias"),
-        "encoder.positional_embedding": v["encoder/position_encodings/encodings"].astype(np.float32),
+        "encoder.positional_embedding": v["encoder/position_encodings/encodings"].astype(
+            np.float32
+        ),
         "encoder.ln_post.weight": w("encoder/layer_norm/gamma"),
         "encoder.ln_post.bias": w("encoder/layer_norm/beta"),
         "decoder.token_embedding.weight": w("decoder/embeddings/weight"),
@@ -123,35 +125,46 @@ def convert_state_dict(variables: dict[str, np.ndarray]) -> tuple[dict[str, Any]
         qkv, qkv_b = w(f"{src}/linear_0/weight"), w(f"{src}/linear_0/bias")
         q, k, vv = np.split(qkv, 3)
         qb, _, vb = np.split(qkv_b, 3)
-        sd.update({
-            f"{dst}.query.weight": q, f"{dst}.query.bias": qb, f"{dst}.key.weight": k,
-            f"{dst}.value.weight": vv, f"{dst}.value.bias": vb,
-            f"{dst}.out.weight": w(f"{src}/linear_1/weight"),
-            f"{dst}.out.bias": w(f"{src}/linear_1/bias"),
-        })
+        sd.update(
+            {
+                f"{dst}.query.weight": q,
+                f"{dst}.query.bias": qb,
+                f"{dst}.key.weight": k,
+                f"{dst}.value.weight": vv,
+                f"{dst}.value.bias": vb,
+                f"{dst}.out.weight": w(f"{src}/linear_1/weight"),
+                f"{dst}.out.bias": w(f"{src}/linear_1/bias"),
+            }
+        )
 
     def cross_attention(src: str, dst: str) -> None:
         kv, kv_b = w(f"{src}/linear_1/weight"), w(f"{src}/linear_1/bias")
         k, vv = np.split(kv, 2)
         _, vb = np.split(kv_b, 2)
-        sd.update({
-            f"{dst}.query.weight": w(f"{src}/linear_0/weight"),
-            f"{dst}.query.bias": w(f"{src}/linear_0/bias"),
-            f"{dst}.key.weight": k, f"{dst}.value.weight": vv, f"{dst}.value.bias": vb,
-            f"{dst}.out.weight": w(f"{src}/linear_2/weight"),
-            f"{dst}.out.bias": w(f"{src}/linear_2/bias"),
-        })
+        sd.update(
+            {
+                f"{dst}.query.weight": w(f"{src}/linear_0/weight"),
+                f"{dst}.query.bias": w(f"{src}/linear_0/bias"),
+                f"{dst}.key.weight": k,
+                f"{dst}.value.weight": vv,
+                f"{dst}.value.bias": vb,
+                f"{dst}.out.weight": w(f"{src}/linear_2/weight"),
+                f"{dst}.out.bias": w(f"{src}/linear_2/bias"),
+            }
+        )
 
     def norm(src: str, dst: str) -> None:
         sd[f"{dst}.weight"], sd[f"{dst}.bias"] = w(f"{src}/gamma"), w(f"{src}/beta")
 
     def ffn(src: str, dst: str) -> None:
         norm(f"{src}/layer_norm", f"{dst}.mlp_ln")
-        sd[f"{dst}.mlp.0.weight"], sd[f"{dst}.mlp.0.bias"] = w(f"{src}/linear_0/weight"), w(
-            f"{src}/linear_0/bias"
+        sd[f"{dst}.mlp.0.weight"], sd[f"{dst}.mlp.0.bias"] = (
+            w(f"{src}/linear_0/weight"),
+            w(f"{src}/linear_0/bias"),
         )
-        sd[f"{dst}.mlp.2.weight"], sd[f"{dst}.mlp.2.bias"] = w(f"{src}/linear_1/weight"), w(
-            f"{src}/linear_1/bias"
+        sd[f"{dst}.mlp.2.weight"], sd[f"{dst}.mlp.2.bias"] = (
+            w(f"{src}/linear_1/weight"),
+            w(f"{src}/linear_1/bias"),
         )
 
     for i in range(dims["n_audio_layer"]):
@@ -183,8 +196,9 @@ def convert(model_dir: str | Path, output: str | Path) -> Path:
     expected = Whisper(ModelDimensions(**dims)).state_dict()
     missing, extra = set(expected) - set(arrays), set(arrays) - set(expected)
     if missing or extra:
-        raise ConversionError(f"tensor names differ: missing {sorted(missing)[:5]}, "
-                              f"unexpected {sorted(extra)[:5]}")
+        raise ConversionError(
+            f"tensor names differ: missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}"
+        )
     for name, tensor in expected.items():
         if tuple(tensor.shape) != arrays[name].shape:
             raise ConversionError(

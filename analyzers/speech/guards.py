@@ -19,14 +19,43 @@ from analyzers.speech.base import Segment, Word, words_text
 # dropped when the model itself doubted there was speech.
 STOCK_PHRASES = frozenset(
     {
-        "you", "thank you", "thank you very much", "thanks", "thank you so much",
-        "thank you for watching", "thanks for watching", "thank you for watching this video",
-        "thanks for watching this video", "please subscribe", "subscribe to my channel",
-        "like and subscribe", "please like and subscribe", "see you next time",
-        "see you in the next video", "bye", "bye bye", "goodbye", "so", "okay", "oh", "uh",
-        "um", "hmm", "i", "the", "music", "applause", "laughter", "silence", "foreign",
-        "subtitles by the amara org community", "transcribed by", "captions by",
-        "subtitles by", "translated by", "the end",
+        "you",
+        "thank you",
+        "thank you very much",
+        "thanks",
+        "thank you so much",
+        "thank you for watching",
+        "thanks for watching",
+        "thank you for watching this video",
+        "thanks for watching this video",
+        "please subscribe",
+        "subscribe to my channel",
+        "like and subscribe",
+        "please like and subscribe",
+        "see you next time",
+        "see you in the next video",
+        "bye",
+        "bye bye",
+        "goodbye",
+        "so",
+        "okay",
+        "oh",
+        "uh",
+        "um",
+        "hmm",
+        "i",
+        "the",
+        "music",
+        "applause",
+        "laughter",
+        "silence",
+        "foreign",
+        "subtitles by the amara org community",
+        "transcribed by",
+        "captions by",
+        "subtitles by",
+        "translated by",
+        "the end",
     }
 )
 # Bracketed annotations: "[Music]", "(upbeat music)", "*applause*", and music notes.
@@ -75,7 +104,8 @@ def strip_annotations(segment: Segment) -> Segment:
     if not _ANNOTATION.search(segment.text):
         return segment
     words = tuple(
-        w for w in (replace(w, text=_ANNOTATION.sub("", w.text)) for w in segment.words)
+        w
+        for w in (replace(w, text=_ANNOTATION.sub("", w.text)) for w in segment.words)
         if w.text.strip() and normalise(w.text)
     )
     text = words_text(words) if segment.words else _ANNOTATION.sub("", segment.text).strip()
@@ -137,7 +167,8 @@ def check(segment: Segment, options: GuardOptions = GuardOptions()) -> str | Non
 
 
 def apply_guards(
-    segments: list[Segment], options: GuardOptions = GuardOptions(),
+    segments: list[Segment],
+    options: GuardOptions = GuardOptions(),
     report: GuardReport | None = None,
 ) -> list[Segment]:
     """Clean and filter segments; dropped ones (with the reason) go to ``report``."""

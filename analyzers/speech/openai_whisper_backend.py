@@ -37,7 +37,9 @@ class OpenAIWhisperBackend:
             torch.set_num_threads(cpu_threads)
         self.device = device
         self.model_name = os.fspath(model)
-        self._model = whisper.load_model(self.model_name, device=device, download_root=download_root)
+        self._model = whisper.load_model(
+            self.model_name, device=device, download_root=download_root
+        )
         self._set_alignment_heads(Path(self.model_name))
 
     def _set_alignment_heads(self, path: Path) -> None:

@@ -36,11 +36,15 @@ def cues(segments: Iterable[Segment]) -> list[tuple[float, float, str]]:
                 current and w.end - current[0].start > MAX_CUE_S
             )
             if current and too_long:
-                out.append((current[0].start, current[-1].end, "".join(x.text for x in current).strip()))
+                out.append(
+                    (current[0].start, current[-1].end, "".join(x.text for x in current).strip())
+                )
                 current = []
             current.append(w)
         if current:
-            out.append((current[0].start, current[-1].end, "".join(x.text for x in current).strip()))
+            out.append(
+                (current[0].start, current[-1].end, "".join(x.text for x in current).strip())
+            )
     # Players expect cues in order and not overlapping.
     out.sort(key=lambda c: c[0])
     fixed: list[tuple[float, float, str]] = []
@@ -66,5 +70,10 @@ def to_vtt(segments: Iterable[Segment]) -> bytes:
 def to_srt(segments: Iterable[Segment]) -> bytes:
     lines: list[str] = []
     for n, (start, end, text) in enumerate(cues(segments), 1):
-        lines += [str(n), f"{_stamp(start, ',')} --> {_stamp(end, ',')}", text.replace("-->", "->"), ""]
+        lines += [
+            str(n),
+            f"{_stamp(start, ',')} --> {_stamp(end, ',')}",
+            text.replace("-->", "->"),
+            "",
+        ]
     return "\n".join(lines).encode("utf-8")

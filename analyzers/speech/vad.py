@@ -136,11 +136,37 @@ class TimeMap:
         return min(start + (t - self.offsets[i]), end)
 
 
-def collect(audio: np.ndarray, regions: list[tuple[float, float]]) -> tuple[np.ndarray, TimeMap]:
-    """Concatenate the kept regions of ``audio``; returns the audio and its time map."""
+def level_regions(
+    pieces: list[np.ndarray], target_db: float = -20.0, max_gain_db: float = 30.0
+) -> list[np.ndarray]:
+    """Bring each region to a common loudness.
+
+    Whisper normalises its log-mel input to the loudest sound in each 30 s window, so a
+    quiet line next to a loud one (a whisper after a shout, a quiet recording between
+    loud ones) falls below its floor and is skipped. Levelling regions first keeps it.
+    """
+    out = []
+    for piece in pieces:
+        if piece.size == 0:
+            out.append(piece)
+            continue
+        rms_db = 10 * np.log10(max(float(np.mean(np.square(piece, dtype=np.float64))), 1e-10))
+        gain_db = min(max_gain_db, target_db - rms_db)
+        leveled = piece * np.float32(10 ** (gain_db / 20))
+        out.append(np.clip(leveled, -1.0, 1.0))
+    return out
+
+
+def collect(
+    audio: np.ndarray, regions: list[tuple[float, float]], *, level: bool = True
+) -> tuple[np.ndarray, TimeMap]:
+    """Concatenate the kept regions of ``audio`` (levelled); returns it and its time map."""
     pieces = [audio[int(s * SAMPLE_RATE) : int(e * SAMPLE_RATE)] for s, e in regions]
+    if level:
+        pieces = level_regions(pieces)
     # Snap regions to whole samples so the map matches the audio exactly.
-    snapped = [(int(s * SAMPLE_RATE) / SAMPLE_RATE, int(e * SAMPLE_RATE) / SAMPLE_RATE)
-               for s, e in regions]
+    snapped = [
+        (int(s * SAMPLE_RATE) / SAMPLE_RATE, int(e * SAMPLE_RATE) / SAMPLE_RATE) for s, e in regions
+    ]
     joined = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
     return joined.astype(np.float32, copy=False), TimeMap(snapped)

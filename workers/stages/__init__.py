@@ -1,9 +1,9 @@
 """The per-title stages, in pipeline order. See :mod:`workers.stages.base` to add one."""
 
-from workers.stages import probe
+from workers.stages import probe, shots, speech
 from workers.stages.base import Stage, StageContext
 
-STAGES: list[Stage] = [probe.STAGE]
+STAGES: list[Stage] = [probe.STAGE, shots.STAGE, speech.STAGE]
 
 
 def stage_named(name: str) -> Stage:

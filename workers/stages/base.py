@@ -120,7 +120,8 @@ def chunked_run(
         ranges = plan_chunks(ctx)
         results = []
         for i, r in enumerate(ranges):
-            results.append(run_chunk(ctx, r))
+            # Through JSON, as in the fleet where chunk results are stored between tasks.
+            results.append(json.loads(json.dumps(run_chunk(ctx, r))))
             ctx.progress((i + 1) / (len(ranges) + 1))
         return merge(ctx, results)
 

@@ -1,0 +1,310 @@
+"""Speech stage entry points: plan -> transcribe chunks (in parallel) -> stitch.
+
+``transcribe_media`` runs all three in one process. The Celery pipeline calls the same
+three steps separately: :func:`plan` once, :func:`transcribe_chunk` per chunk as parallel
+tasks (each decodes only its own span of audio), then :func:`finish`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from analyzers.audio import (
+    DecodeReport,
+    check_decode,
+    expected_duration,
+    frame_levels,
+    load_audio,
+    select_audio_stream,
+)
+from analyzers.errors import StageNotApplicable
+from analyzers.probe import MediaInfo, probe
+from analyzers.speech.base import (
+    SAMPLE_RATE,
+    DecodeOptions,
+    ProgressFn,
+    Segment,
+    SpeechBackend,
+    Transcript,
+    Word,
+)
+from analyzers.speech.chunks import Chunk, plan_chunks, stitch
+from analyzers.speech.guards import GuardOptions, GuardReport, apply_guards
+from analyzers.speech.language import detect_runs
+from analyzers.speech.vad import FRAME_S, VadOptions, active_regions, collect
+
+BackendName = Literal["faster-whisper", "openai-whisper"]
+
+
+@dataclass(frozen=True)
+class SpeechOptions:
+    backend: BackendName = "faster-whisper"
+    model: str = "tiny.en"  # installed name, local path, or hub name
+    models_dir: str | None = None
+    device: str = "auto"
+    compute_type: str | None = None  # default: int8 on CPU, float16 on CUDA
+    cpu_threads: int = 0
+    language: str | None = None  # None: detect (per region with a multilingual model)
+    per_region_language: bool = True
+    audio_track: int | None = None  # ffprobe stream index
+    audio_language: str | None = None  # pick the track tagged with this language
+    beam_size: int = 5
+    condition_on_previous_text: bool = False
+    chunk_s: float = 600.0
+    overlap_s: float = 2.0
+    # Film dialogue swings from whispers to shouts; Whisper normalises each 30 s window to
+    # its loudest sound, so quiet lines next to loud ones vanish. ffmpeg's dynamic audio
+    # normaliser evens the level out (0.5 s frames, ~7.5 s smoothing, at most +30 dB).
+    audio_filter: str | None = "dynaudnorm=f=500:g=15:m=30"
+    vad: VadOptions = field(default_factory=VadOptions)
+    guards: GuardOptions = field(default_factory=GuardOptions)
+
+    def decode_options(self, language: str | None) -> DecodeOptions:
+        return DecodeOptions(
+            language=language,
+            beam_size=self.beam_size,
+            condition_on_previous_text=self.condition_on_previous_text,
+            compression_ratio_threshold=self.guards.compression_ratio_threshold,
+            log_prob_threshold=self.guards.log_prob_threshold,
+            no_speech_threshold=self.guards.no_speech_threshold,
+        )
+
+    def version(self) -> str:
+        """What changes the output: for cache keys."""
+        return (
+            f"{self.backend}:{self.model}:{self.compute_type or 'auto'}:b{self.beam_size}:"
+            f"lang={self.language or 'auto'}:vad={self.vad.mode}:chunk={self.chunk_s:g}:"
+            f"af={self.audio_filter or ''}"
+        )
+
+
+_BACKENDS: dict[tuple, SpeechBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
+def load_backend(options: SpeechOptions) -> SpeechBackend:
+    """A backend for ``options``, loaded once per process (workers reuse it across tasks)."""
+    from analyzers.speech.models import resolve_model
+
+    models_dir = Path(options.models_dir) if options.models_dir else None
+    key = (
+        options.backend,
+        options.model,
+        models_dir,
+        options.device,
+        options.compute_type,
+        options.cpu_threads,
+    )
+    with _BACKENDS_LOCK:
+        if key not in _BACKENDS:
+            model = resolve_model(options.model, models_dir)
+            if options.backend == "openai-whisper":
+                from analyzers.speech.openai_whisper_backend import OpenAIWhisperBackend
+
+                _BACKENDS[key] = OpenAIWhisperBackend(
+                    model, device=options.device, cpu_threads=options.cpu_threads
+                )
+            else:
+                from analyzers.speech.faster_whisper_backend import FasterWhisperBackend
+
+                _BACKENDS[key] = FasterWhisperBackend(
+                    model,
+                    device=options.device,
+                    compute_type=options.compute_type,
+                    cpu_threads=options.cpu_threads,
+                )
+        return _BACKENDS[key]
+
+
+@dataclass
+class SpeechPlan:
+    """What :func:`plan` found: the track, its length, and the chunks to transcribe."""
+
+    stream_index: int
+    duration_s: float
+    chunks: list[Chunk]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "stream_index": self.stream_index,
+            "duration_s": self.duration_s,
+            "chunks": [c.to_dict() for c in self.chunks],
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SpeechPlan:
+        return cls(
+            data["stream_index"],
+            data["duration_s"],
+            [Chunk.from_dict(c) for c in data["chunks"]],
+            list(data.get("warnings", [])),
+        )
+
+
+def plan(
+    path: str | os.PathLike[str], options: SpeechOptions, info: MediaInfo | None = None
+) -> SpeechPlan:
+    """Choose the track, stream it once for levels, and cut it into chunks at silences.
+
+    Raises StageNotApplicable (no audio) or BadMediaError (undecodable or truncated).
+    """
+    info = info or probe(path)
+    stream = select_audio_stream(info, track=options.audio_track, language=options.audio_language)
+    report = DecodeReport()
+    levels = frame_levels(path, stream.index, frame_s=FRAME_S, report=report)
+    check_decode(report, expected_duration(info, stream))
+    warnings: list[str] = []
+    if report.samples == 0:
+        warnings.append(f"audio stream {stream.index} is empty (0 s); nothing to transcribe")
+        return SpeechPlan(stream.index, 0.0, [], warnings)
+    if report.errors:
+        warnings.append(
+            f"decoder reported errors on audio stream {stream.index}: {report.errors[-1]}"
+        )
+    chunks = plan_chunks(
+        levels,
+        frame_s=FRAME_S,
+        target_s=options.chunk_s,
+        overlap_s=options.overlap_s,
+        vad=options.vad,
+    )
+    return SpeechPlan(stream.index, report.duration_s, chunks, warnings)
+
+
+def transcribe_audio(
+    audio: np.ndarray,
+    options: SpeechOptions,
+    backend: SpeechBackend | None = None,
+    *,
+    offset: float = 0.0,
+    guard_report: GuardReport | None = None,
+) -> list[Segment]:
+    """VAD, language runs, decode, guards, for one in-memory piece of audio.
+
+    Returned times are ``offset`` + time in ``audio``.
+    """
+    backend = backend or load_backend(options)
+    regions = active_regions(audio, options.vad)
+    segments: list[Segment] = []
+    for run in detect_runs(
+        backend, audio, regions, language=options.language, per_region=options.per_region_language
+    ):
+        joined, timemap = collect(audio, run.regions)
+        for seg in backend.transcribe(joined, options.decode_options(run.language)):
+            words = tuple(
+                Word(
+                    timemap.to_source(w.start),
+                    timemap.to_source(w.end, is_end=True),
+                    w.text,
+                    w.probability,
+                )
+                for w in seg.words
+            )
+            mapped = Segment(
+                start=timemap.to_source(seg.start),
+                end=timemap.to_source(seg.end, is_end=True),
+                text=seg.text,
+                language=run.language or seg.language,
+                avg_logprob=seg.avg_logprob,
+                no_speech_prob=seg.no_speech_prob,
+                compression_ratio=seg.compression_ratio,
+                words=words,
+            )
+            segments.append(mapped.shifted(offset) if offset else mapped)
+    segments.sort(key=lambda s: s.start)
+    return apply_guards(segments, options.guards, guard_report)
+
+
+def transcribe_chunk(
+    path: str | os.PathLike[str],
+    stream_index: int,
+    chunk: Chunk,
+    options: SpeechOptions,
+    backend: SpeechBackend | None = None,
+    guard_report: GuardReport | None = None,
+) -> list[Segment]:
+    """Decode one chunk's span of audio and transcribe it; times are title times."""
+    audio = load_audio(
+        path, stream_index, start=chunk.start, duration=chunk.duration, filters=options.audio_filter
+    )
+    return transcribe_audio(audio, options, backend, offset=chunk.start, guard_report=guard_report)
+
+
+def finish(
+    speech_plan: SpeechPlan,
+    results: list[tuple[Chunk, list[Segment]]],
+    options: SpeechOptions,
+    guard_report: GuardReport | None = None,
+) -> Transcript:
+    """Stitch chunk results into the title's transcript."""
+    segments = stitch(results)
+    languages = [s.language for s in segments if s.language]
+    main = max(set(languages), key=languages.count) if languages else options.language
+    warnings = list(speech_plan.warnings)
+    if guard_report and guard_report.dropped:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(guard_report.reasons().items()))
+        warnings.append(
+            f"hallucination guards dropped {len(guard_report.dropped)} segment(s) ({reasons})"
+        )
+    return Transcript(
+        segments=segments,
+        language=main,
+        duration_s=speech_plan.duration_s,
+        backend=options.backend,
+        model=options.model,
+        audio_stream_index=speech_plan.stream_index,
+        warnings=warnings,
+    )
+
+
+def transcribe_media(
+    path: str | os.PathLike[str],
+    options: SpeechOptions | None = None,
+    progress: ProgressFn | None = None,
+    *,
+    info: MediaInfo | None = None,
+    backend: SpeechBackend | None = None,
+) -> Transcript:
+    """Transcribe the chosen audio track of ``path`` (all steps in this process)."""
+    options = options or SpeechOptions()
+    speech_plan = plan(path, options, info)
+    if progress:
+        progress(0.05)
+    if not speech_plan.chunks:
+        return finish(speech_plan, [], options)
+    backend = backend or load_backend(options)
+    guard_report = GuardReport()
+    results: list[tuple[Chunk, list[Segment]]] = []
+    total = sum(c.duration for c in speech_plan.chunks) or 1.0
+    done = 0.0
+    for chunk in speech_plan.chunks:
+        segs = transcribe_chunk(
+            path, speech_plan.stream_index, chunk, options, backend, guard_report
+        )
+        results.append((chunk, segs))
+        done += chunk.duration
+        if progress:
+            progress(0.05 + 0.95 * done / total)
+    return finish(speech_plan, results, options, guard_report)
+
+
+__all__ = [
+    "SAMPLE_RATE",
+    "SpeechOptions",
+    "SpeechPlan",
+    "StageNotApplicable",
+    "finish",
+    "load_backend",
+    "plan",
+    "transcribe_audio",
+    "transcribe_chunk",
+    "transcribe_media",
+]

@@ -1,0 +1,91 @@
+"""``coldstart worker | beat | serve | sweep``: running the fleet's processes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Annotated
+
+import typer
+
+from workers.cli_render import console, err_console
+
+
+def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
+    @app.command()
+    def worker(
+        queues: Annotated[str, typer.Option("-Q", "--queues", help="io,cpu,gpu or a subset.")] = (
+            "io,cpu,gpu"
+        ),
+        concurrency: Annotated[int | None, typer.Option("-c", "--concurrency")] = None,
+        pool: Annotated[str, typer.Option("-P", "--pool", help="prefork|solo|threads")] = (
+            "prefork"
+        ),
+        name: Annotated[str | None, typer.Option("-n", "--hostname")] = None,
+        loglevel: Annotated[str, typer.Option("-l", "--loglevel")] = "INFO",
+        prefetch: Annotated[
+            int | None, typer.Option(help="Prefetch multiplier; default 1, 4 for io-only.")
+        ] = None,
+    ) -> None:
+        """Start a Celery worker consuming the given queues (a CPU-only fleet: all three)."""
+        settings = prepare()
+        if settings.embedded:
+            err_console.print("[red]error:[/red] set COLDSTART_BROKER_URL to run a worker")
+            raise typer.Exit(2)
+        wanted = {q.strip() for q in queues.split(",") if q.strip()}
+        # Before prometheus_client is imported: prefork children share metrics via files.
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="coldstart-metrics-")
+        )
+        from workers.celery_app import app as celery
+
+        # Heavy queues take one message at a time; io tasks are short, a little prefetch
+        # saves round trips.
+        prefetch = prefetch or (4 if wanted <= {"io"} else 1)
+        argv = ["worker", "-Q", ",".join(sorted(wanted)), "-P", pool, "-l", loglevel]
+        argv += ["--prefetch-multiplier", str(prefetch)]
+        if concurrency:
+            argv += ["-c", str(concurrency)]
+        if name:
+            argv += ["-n", name]
+        celery.worker_main(argv)
+
+    @app.command()
+    def beat(loglevel: Annotated[str, typer.Option("-l", "--loglevel")] = "INFO") -> None:
+        """Start Celery beat: the periodic sweep of the incoming bucket, event publishing."""
+        settings = prepare()
+        from workers.celery_app import app as celery
+
+        schedule = settings.effective_work_dir / "celerybeat-schedule"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        celery.start(["beat", "-l", loglevel, "--schedule", str(schedule)])
+
+    @app.command()
+    def serve(
+        host: Annotated[str | None, typer.Option(help="Default: settings.api_host.")] = None,
+        port: Annotated[int | None, typer.Option(help="Default: settings.api_port.")] = None,
+    ) -> None:
+        """Run the web service (S3 webhook, API, /metrics) under uvicorn."""
+        import uvicorn
+
+        from web.app import create_app
+        from workers.logs import configure_logging
+
+        settings = prepare()
+        configure_logging(settings.log_format, settings.log_level)
+        uvicorn.run(
+            create_app(settings),
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            log_config=None,
+        )
+
+    @app.command()
+    def sweep() -> None:
+        """List the incoming bucket once and queue objects not yet known."""
+        from dataclasses import asdict
+
+        from workers.triggers import sweep_incoming
+
+        report = sweep_incoming(prepare())
+        console.print(asdict(report))

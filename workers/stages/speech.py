@@ -1,0 +1,84 @@
+"""Speech stage: transcribe the chosen audio track, store segments, VTT and SRT.
+
+Settings (``COLDSTART_SPEECH_*``) pick backend, model, device, language and track. The
+subtitles go to the derived store first; the segments and the artifact rows are then
+written in one transaction, so a failure never leaves a half-stored transcript. No audio
+track makes the stage "skipped" with the reason (StageNotApplicable), not a failure.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from analyzers.speech.transcribe import SpeechOptions, transcribe_media
+from analyzers.speech.vad import VadOptions
+from storage import repository as repo
+from storage.objects import put_bytes
+from workers.settings import Settings
+from workers.stages.base import Stage, StageContext
+
+
+def speech_options(settings: Settings) -> SpeechOptions:
+    device = settings.device
+    return SpeechOptions(
+        backend=settings.speech_backend,
+        model=settings.speech_model,
+        models_dir=str(settings.effective_speech_models_dir),
+        device=device,
+        compute_type=settings.speech_compute_type,
+        cpu_threads=settings.speech_cpu_threads,
+        language=settings.speech_language or None,
+        audio_track=settings.speech_audio_track,
+        audio_language=settings.speech_audio_language or None,
+        beam_size=settings.speech_beam_size,
+        chunk_s=settings.speech_chunk_s,
+        vad=VadOptions(mode=settings.speech_vad),
+    )
+
+
+def run(ctx: StageContext) -> dict[str, Any]:
+    options = speech_options(ctx.settings)
+    transcript = transcribe_media(ctx.media_path, options, ctx.progress, info=ctx.info)
+    for warning in transcript.warnings:
+        ctx.warn(warning)
+
+    from analyzers.speech.subtitles import to_srt, to_vtt
+
+    artifacts = []
+    for kind, data, content_type in (
+        ("vtt", to_vtt(transcript.segments), "text/vtt; charset=utf-8"),
+        ("srt", to_srt(transcript.segments), "application/x-subrip; charset=utf-8"),
+    ):
+        key = f"{ctx.derived_prefix}/speech/transcript.{kind}"
+        info = put_bytes(ctx.derived, key, data, content_type)
+        artifacts.append((kind, key, content_type, info.size))
+    segments = [s.to_dict() for s in transcript.segments]
+
+    def write(session: Session) -> None:
+        repo.save_transcript(session, ctx.title_id, segments, transcript.audio_stream_index)
+        for kind, key, content_type, size in artifacts:
+            repo.put_artifact(session, ctx.title_id, kind, key, content_type, size)
+
+    summary = {
+        "segments": len(segments),
+        "words": len(transcript.words),
+        "language": transcript.language,
+        "audio_track": transcript.audio_stream_index,
+        "duration_s": round(transcript.duration_s, 3),
+        "backend": transcript.backend,
+        "model": transcript.model,
+    }
+    ctx.persist(write, summary)
+    return summary
+
+
+STAGE = Stage(
+    name="speech",
+    run=run,
+    queue="cpu",  # the fleet may route it to "gpu" where CUDA workers run it in float16
+    weight=0.3,
+    version=lambda settings: "1:" + speech_options(settings).version(),
+    after=("probe",),
+)
