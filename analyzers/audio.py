@@ -121,9 +121,9 @@ def _ffmpeg_cmd(
     cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error"]
     if start:
         cmd += ["-ss", f"{start:.3f}"]  # input seeking: fast, sample-accurate for audio
-    cmd += ["-i", path]
     if duration is not None:
-        cmd += ["-t", f"{duration:.3f}"]
+        cmd += ["-t", f"{duration:.3f}"]  # an input limit, so filters may pad past it
+    cmd += ["-i", path]
     cmd += ["-map", f"0:{stream_index}" if stream_index is not None else "0:a:0"]
     cmd += ["-vn", "-sn", "-dn"]
     if filters:

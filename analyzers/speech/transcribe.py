@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -36,8 +36,8 @@ from analyzers.speech.base import (
 )
 from analyzers.speech.chunks import Chunk, plan_chunks, stitch
 from analyzers.speech.guards import GuardOptions, GuardReport, apply_guards
-from analyzers.speech.language import detect_runs
-from analyzers.speech.vad import FRAME_S, VadOptions, active_regions, collect
+from analyzers.speech.language import MIN_DETECT_S, MIN_PROBABILITY, detect_runs
+from analyzers.speech.vad import FRAME_S, TimeMap, VadOptions, active_regions, collect
 
 BackendName = Literal["faster-whisper", "openai-whisper"]
 
@@ -199,28 +199,54 @@ def transcribe_audio(
     ):
         joined, timemap = collect(audio, run.regions)
         for seg in backend.transcribe(joined, options.decode_options(run.language)):
-            words = tuple(
-                Word(
-                    timemap.to_source(w.start),
-                    timemap.to_source(w.end, is_end=True),
-                    w.text,
-                    w.probability,
-                )
-                for w in seg.words
-            )
-            mapped = Segment(
-                start=timemap.to_source(seg.start),
-                end=timemap.to_source(seg.end, is_end=True),
-                text=seg.text,
-                language=run.language or seg.language,
-                avg_logprob=seg.avg_logprob,
-                no_speech_prob=seg.no_speech_prob,
-                compression_ratio=seg.compression_ratio,
-                words=words,
-            )
-            segments.append(mapped.shifted(offset) if offset else mapped)
+            segments.append(_map_segment(seg, timemap, run.language))
+    if options.language is None and options.per_region_language and backend.is_multilingual:
+        segments = [s for seg in segments for s in redetect_segment(backend, audio, seg, options)]
+    segments = [s.shifted(offset) if offset else s for s in segments]
     segments.sort(key=lambda s: s.start)
     return apply_guards(segments, options.guards, guard_report)
+
+
+def _map_segment(seg: Segment, timemap: TimeMap, language: str | None) -> Segment:
+    words = tuple(
+        Word(
+            timemap.to_source(w.start),
+            timemap.to_source(w.end, is_end=True),
+            w.text,
+            w.probability,
+        )
+        for w in seg.words
+    )
+    return Segment(
+        start=timemap.to_source(seg.start),
+        end=timemap.to_source(seg.end, is_end=True),
+        text=seg.text,
+        language=language or seg.language,
+        avg_logprob=seg.avg_logprob,
+        no_speech_prob=seg.no_speech_prob,
+        compression_ratio=seg.compression_ratio,
+        words=words,
+    )
+
+
+def redetect_segment(
+    backend: SpeechBackend, audio: np.ndarray, seg: Segment, options: SpeechOptions
+) -> list[Segment]:
+    """Check one segment's language on its own audio; re-decode it if it differs.
+
+    Regions closer than the VAD's merge gap are decoded together in one language, so a
+    quick switch (an English line answered in French) is only caught per segment.
+    """
+    if seg.end - seg.start < MIN_DETECT_S:
+        return [seg]
+    start = max(0.0, seg.start - 0.2)
+    piece = audio[int(start * SAMPLE_RATE) : int((seg.end + 0.2) * SAMPLE_RATE)]
+    language, probability = backend.detect_language(piece)
+    if language == seg.language or probability < MIN_PROBABILITY:
+        return [seg]
+    redone = backend.transcribe(piece, options.decode_options(language))
+    out = [replace(s, language=language).shifted(start) for s in redone]
+    return out or [seg]
 
 
 def transcribe_chunk(
@@ -232,9 +258,14 @@ def transcribe_chunk(
     guard_report: GuardReport | None = None,
 ) -> list[Segment]:
     """Decode one chunk's span of audio and transcribe it; times are title times."""
+    filters = None
+    if options.audio_filter:
+        # Silence after the end keeps the normaliser from over-boosting the last words;
+        # it is cut off again below, so times and lengths are unchanged.
+        filters = f"apad=pad_dur=2,{options.audio_filter}"
     audio = load_audio(
-        path, stream_index, start=chunk.start, duration=chunk.duration, filters=options.audio_filter
-    )
+        path, stream_index, start=chunk.start, duration=chunk.duration, filters=filters
+    )[: round(chunk.duration * SAMPLE_RATE)]
     return transcribe_audio(audio, options, backend, offset=chunk.start, guard_report=guard_report)
 
 

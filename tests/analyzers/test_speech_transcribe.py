@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from analyzers.audio import load_audio
-from analyzers.speech.base import DecodeOptions
+from analyzers.speech.base import DecodeOptions, Segment, Word
 from analyzers.speech.faster_whisper_backend import FasterWhisperBackend
 from analyzers.speech.language import detect_runs
-from analyzers.speech.transcribe import SpeechOptions, plan, transcribe_media
+from analyzers.speech.transcribe import SpeechOptions, plan, transcribe_audio, transcribe_media
 from analyzers.speech.vad import VadOptions, active_regions
 from tests.analyzers.speech_media import music, sentences_with_gaps, silence, speech_over_music
 
@@ -142,3 +142,59 @@ def test_language_is_detected_per_region() -> None:
     runs = detect_runs(_FakeMultilingual(), audio, regions)
     assert [(r.language, len(r.regions)) for r in runs] == [("fr", 1), ("en", 2)]
     assert detect_runs(_FakeMultilingual(), audio, regions, language="de")[0].language == "de"
+
+
+class _FakeSwitching:
+    """Hears one merged region as English, but its second half is French on its own."""
+
+    name, model_name, is_multilingual = "fake", "fake", True
+
+    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+        # The French half is louder (the test's stand-in for sounding French).
+        return ("fr", 0.9) if np.abs(audio).mean() > 0.15 else ("en", 0.9)
+
+    def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Segment]:
+        if options.language == "fr":
+            return [
+                Segment(
+                    0.2,
+                    2.5,
+                    "Bonjour Marie",
+                    "fr",
+                    -0.2,
+                    0.01,
+                    1.0,
+                    (Word(0.2, 1.0, " Bonjour", 0.9), Word(1.1, 2.5, " Marie", 0.9)),
+                )
+            ]
+        return [
+            Segment(
+                0.0,
+                2.5,
+                "Good morning",
+                "en",
+                -0.2,
+                0.01,
+                1.0,
+                (Word(0.0, 1.0, " Good", 0.9), Word(1.1, 2.5, " morning", 0.9)),
+            ),
+            Segment(
+                3.0,
+                5.5,
+                "Bon jury Mary",
+                "en",
+                -0.9,
+                0.1,
+                1.0,
+                (Word(3.0, 4.0, " Bon", 0.5), Word(4.0, 5.5, " jury Mary", 0.4)),
+            ),
+        ]
+
+
+def test_language_is_checked_per_segment_and_redecoded() -> None:
+    tone = np.sin(2 * np.pi * 200 * np.arange(16000 * 6) / 16000)
+    audio = (tone * np.where(np.arange(tone.size) < 16000 * 3, 0.1, 0.3)).astype(np.float32)
+    opts = SpeechOptions(audio_filter=None)
+    segs = transcribe_audio(audio, opts, _FakeSwitching(), offset=100.0)
+    assert [(s.language, s.text) for s in segs] == [("en", "Good morning"), ("fr", "Bonjour Marie")]
+    assert segs[1].start == pytest.approx(100.0 + 2.8 + 0.2)  # re-decoded from 0.2 s before

@@ -40,7 +40,8 @@ def test_push_to_the_store_then_install_from_it(tmp_path: Path, monkeypatch) -> 
     src.mkdir()
     (src / "model.bin").write_bytes(b"w" * 4096)
     models = tmp_path / "models"
-    assert runner.invoke(models_app, ["install", str(src), "--models-dir", str(models)]).exit_code == 0
+    res = runner.invoke(models_app, ["install", str(src), "--models-dir", str(models)])
+    assert res.exit_code == 0, res.output
     res = runner.invoke(models_app, ["push", "m1", "--models-dir", str(models)])
     assert res.exit_code == 0, res.output
     other = tmp_path / "worker2"
