@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import pairwise
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -286,7 +287,7 @@ def _packets_vary(path: Path, stream_index: int, packets: int = 300) -> bool:
     except ffmpeg.Error:
         return False
     times = sorted(float(p["pts_time"]) for p in data.get("packets", []) if "pts_time" in p)
-    deltas = [b - a for a, b in zip(times, times[1:], strict=False) if b > a]
+    deltas = [b - a for a, b in pairwise(times) if b > a]
     if len(deltas) < 3:
         return False
     deltas.sort()
@@ -328,8 +329,7 @@ def check_mp4_complete(path: Path) -> None:
                 kind = header[4:8].decode("latin-1")
                 missing = offset + box_size - size
                 raise BadMediaError(
-                    f"truncated MP4: '{kind}' box is missing {missing} bytes "
-                    "(incomplete upload?)",
+                    f"truncated MP4: '{kind}' box is missing {missing} bytes (incomplete upload?)",
                     code="truncated",
                 )
             offset += box_size
