@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from itertools import pairwise
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
