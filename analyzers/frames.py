@@ -22,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+import cv2
 import ffmpeg
 import numpy as np
 
@@ -32,7 +33,9 @@ _CHANNELS = {"rgb24": 3, "bgr24": 3, "gray": 1}
 # Codecs whose in-loop deblocking filter can be skipped: it only smooths block edges, which a
 # picture scaled down 10x does not show, and it is ~20-30% of their decode time.
 _LOOP_FILTER_CODECS = {"h264", "hevc", "vp8", "vp9", "av1", "mpeg4"}
-_SHOWINFO = re.compile(r"\[Parsed_showinfo_\d+ @ [^\]]+\] \[info\] n:\s*(\d+) pts:\s*(-?\d+)")
+_SHOWINFO = re.compile(r"\[Parsed_showinfo_(\d+) @ [^\]]+\] \[info\] n:\s*(\d+) pts:\s*(-?\d+)")
+# Filter numbers of the two showinfo instances in the split graph (see FrameReader._graph).
+_SAMPLE_SHOWINFO = "7"
 _PTS_TIME = re.compile(r"pts_time:\s*(-?[\d.e+-]+)")
 _LEVEL = re.compile(r"\[(error|warning|fatal|panic)\] ?(.*)")
 MAX_WARNINGS = 50
@@ -70,6 +73,12 @@ class DecodeOptions:
     fast: bool = True  # skip the loop filter and use fast decoder flags
     threads: int = 0  # 0 = every core
     scale_flags: str = "area"
+    # A second, larger picture of every ``sample_every``-th frame (by timestamp, so ranged
+    # decodes sample the same frames), from the same decode: keyframe candidates without a
+    # second pass. Kept as I420 (see i420_to_rgb): a third of the bytes, and ffmpeg's RGB
+    # conversion would cost more than the scaling. None: no samples.
+    sample_width: int | None = None
+    sample_every: int = 5
 
 
 def _rate(value: str | None) -> float:
@@ -183,9 +192,17 @@ class FrameReader:
         if self.info is None:
             self.info = video_info(self.path)
         self.size = output_size(self.info, self.options.width, self.options.height)
+        sw = self.options.sample_width
+        self.sample_size = output_size(self.info, sw, None) if sw else None
         self._proc: subprocess.Popen[bytes] | None = None
         self._pts: queue.Queue[float | None] = queue.Queue()
         self._stderr_thread: threading.Thread | None = None
+        # Sampled pictures: their PTS (from the second showinfo) and the pictures themselves,
+        # read from their own pipe by a thread so neither pipe can stall ffmpeg.
+        self._sample_pts: queue.Queue[float | None] = queue.Queue()
+        self._samples: queue.Queue[tuple[float, np.ndarray] | None] = queue.Queue()
+        self._sample_fd: int | None = None
+        self._sample_thread: threading.Thread | None = None
 
     # -- process management -------------------------------------------------------------
     def _command(self) -> list[str]:
@@ -201,12 +218,32 @@ class FrameReader:
             # before the target); -copyts keeps the original timestamps.
             # ffmpeg adds the container start time itself.
             cmd += ["-ss", f"{self.start_s:.6f}"]
-        cmd += ["-copyts", "-i", str(self.path), "-map", f"0:{info.stream_index}"]
+        cmd += ["-copyts", "-i", str(self.path)]
         # showinfo runs last, on the small frame, so its per-frame checksum costs nothing.
         vf = f"scale={w}:{h}:flags={opt.scale_flags},format={opt.pix_fmt},showinfo"
-        cmd += ["-vf", vf, "-fps_mode", "passthrough", "-an", "-sn", "-dn"]
-        cmd += ["-f", "rawvideo", "-pix_fmt", opt.pix_fmt, "pipe:1"]
-        return cmd
+        raw = ["-fps_mode", "passthrough", "-an", "-sn", "-dn", "-f", "rawvideo"]
+        if self.sample_size is None:
+            cmd += ["-map", f"0:{info.stream_index}", "-vf", vf]
+            return cmd + raw + ["-pix_fmt", opt.pix_fmt, "pipe:1"]
+        assert self._sample_fd is not None
+        cmd += ["-filter_complex", self._graph(vf), "-map", "[small]"]
+        cmd += [*raw, "-pix_fmt", opt.pix_fmt, "pipe:1", "-map", "[sample]"]
+        return [*cmd, *raw, "-pix_fmt", "yuv420p", f"pipe:{self._sample_fd}"]
+
+    def _graph(self, vf: str) -> str:
+        """split -> (small analysis frames | every Nth frame, larger). Filter numbering:
+        split 0, scale 1, format 2, showinfo 3 | select 4, scale 5, format 6, showinfo 7."""
+        info, opt = self.info, self.options
+        assert info is not None and self.sample_size is not None
+        sw, sh = self.sample_size
+        # Frame number from the timestamp, so every range samples the same frames.
+        pick = (
+            f"eq(mod(floor((t-{info.start_time:.6f})*{info.fps:.6f}+0.5)\\,{opt.sample_every})\\,0)"
+        )
+        return (
+            f"[0:{info.stream_index}]split[a][b];[a]{vf}[small];"
+            f"[b]select='{pick}',scale={sw}:{sh}:flags=area,format=yuv420p,showinfo[sample]"
+        )
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
@@ -215,7 +252,12 @@ class FrameReader:
             m = _SHOWINFO.search(line)
             if m:
                 t = _PTS_TIME.search(line)
-                self._pts.put(float(t.group(1)) if t else float("nan"))
+                q = (
+                    self._sample_pts
+                    if self.sample_size and m.group(1) == _SAMPLE_SHOWINFO
+                    else self._pts
+                )
+                q.put(float(t.group(1)) if t else float("nan"))
                 continue
             lvl = _LEVEL.search(line)
             if lvl and len(self.warnings) < MAX_WARNINGS:
@@ -224,11 +266,54 @@ class FrameReader:
                 )
                 self.warnings.append(f"ffmpeg {lvl.group(1)}: {msg.strip()}")
         self._pts.put(None)
+        self._sample_pts.put(None)
+
+    def _read_samples(self, fd: int) -> None:
+        assert self.sample_size is not None
+        w, h = self.sample_size
+        nbytes = w * h * 3 // 2
+        with os.fdopen(fd, "rb", buffering=0) as pipe:
+            while True:
+                buf = _read_exact(pipe, nbytes)
+                pts = self._sample_pts.get(timeout=60) if buf is not None else None
+                if pts is None:
+                    break
+                self._samples.put((pts, np.frombuffer(buf, np.uint8).reshape(h * 3 // 2, w)))
+        self._samples.put(None)
+
+    def samples(self) -> list[tuple[float, np.ndarray]]:
+        """Sampled pictures decoded so far, as (PTS in seconds from the start, I420 image).
+        They may trail the small frames by a few frames; never blocks."""
+        assert self.info is not None
+        out = []
+        while True:
+            try:
+                item = self._samples.get_nowait()
+            except queue.Empty:
+                return out
+            if item is not None:
+                out.append((item[0] - self.info.start_time, item[1]))
 
     def __enter__(self) -> FrameReader:
-        self._proc = subprocess.Popen(
-            self._command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
-        )
+        read_fd = None
+        if self.sample_size is not None:
+            read_fd, self._sample_fd = os.pipe()
+        try:
+            self._proc = subprocess.Popen(
+                self._command(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                pass_fds=(self._sample_fd,) if self._sample_fd is not None else (),
+            )
+        finally:
+            if self._sample_fd is not None:
+                os.close(self._sample_fd)  # the child holds its own copy
+        if read_fd is not None:
+            self._sample_thread = threading.Thread(
+                target=self._read_samples, args=(read_fd,), daemon=True
+            )
+            self._sample_thread.start()
         self._stderr_thread = threading.Thread(target=self._read_stderr, daemon=True)
         self._stderr_thread.start()
         return self
@@ -247,6 +332,8 @@ class FrameReader:
             proc.stdout.close()
         if self._stderr_thread:
             self._stderr_thread.join(timeout=5)
+        if self._sample_thread:
+            self._sample_thread.join(timeout=5)
         if proc.stderr:
             proc.stderr.close()
         self._proc = None
@@ -267,15 +354,8 @@ class FrameReader:
         fps = self.info.fps
         stdout = self._proc.stdout
         while True:
-            buf = bytearray(nbytes)
-            view = memoryview(buf)
-            got = 0
-            while got < nbytes:
-                r = stdout.readinto(view[got:])
-                if not r:
-                    break
-                got += r
-            if got < nbytes:
+            buf = _read_exact(stdout, nbytes)
+            if buf is None:
                 break
             pts_abs = self._pts.get(timeout=60)
             if pts_abs is None:
@@ -296,10 +376,31 @@ class FrameReader:
             last = index
             yield Frame(index, pts, np.frombuffer(buf, np.uint8).reshape(shape))
             n += 1
-        if self._proc.poll() is None and self.end_s is None:
-            self._proc.wait()
+        if self.end_s is not None:
+            return  # ffmpeg is still running past the range: close() stops it
+        self._proc.wait()
         if self._stderr_thread:
             self._stderr_thread.join(timeout=5)
+        if self._sample_thread:
+            self._sample_thread.join(timeout=5)  # so samples() now has every last picture
+
+
+def _read_exact(pipe: Any, nbytes: int) -> bytearray | None:
+    """The next ``nbytes`` from a raw pipe; None at end of stream (or a short last read)."""
+    buf = bytearray(nbytes)
+    view = memoryview(buf)
+    got = 0
+    while got < nbytes:
+        r = pipe.readinto(view[got:])
+        if not r:
+            return None
+        got += r
+    return buf
+
+
+def i420_to_rgb(i420: np.ndarray) -> np.ndarray:
+    """RGB picture of an I420 buffer of shape (height * 3 / 2, width), as sampled."""
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)
 
 
 def read_frames(

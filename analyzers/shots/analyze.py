@@ -18,8 +18,9 @@ import numpy as np
 from analyzers.frames import DecodeOptions, FrameReader, VideoInfo, video_info
 from analyzers.shots import keyframes as kf
 from analyzers.shots import transnet
+from analyzers.shots.candidates import Candidate, CandidatePool, choose
 from analyzers.shots.content import AdaptiveContentDetector, MinShotFilter
-from analyzers.shots.features import FeatureExtractor, FrameTable, FrameWindow
+from analyzers.shots.features import FeatureExtractor, FrameFeatures, FrameTable, FrameWindow
 from analyzers.shots.filmstrip import filmstrip
 from analyzers.shots.flash import FlashFilter
 from analyzers.shots.gradual import GradualDetector, detect_fades
@@ -43,6 +44,7 @@ class RangeResult:
     cuts: list[int] = field(default_factory=list)
     transitions: list[tuple[str, int, int]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    keyframes: list[Candidate] = field(default_factory=list)  # sealed, frame order
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form, for chunk results stored between fleet tasks."""
@@ -59,6 +61,7 @@ class RangeResult:
             "cuts": self.cuts,
             "transitions": [list(x) for x in self.transitions],
             "warnings": self.warnings,
+            "keyframes": [c.to_json() for c in self.keyframes],
         }
 
     @classmethod
@@ -78,6 +81,7 @@ class RangeResult:
             cuts=list(d["cuts"]),
             transitions=[(k, int(a), int(b)) for k, a, b in d["transitions"]],
             warnings=list(d["warnings"]),
+            keyframes=[Candidate.from_json(c) for c in d.get("keyframes", [])],
         )
 
 
@@ -124,13 +128,31 @@ def detect_range(
     soft: list[tuple[int, int]] = []
     transitions: list[tuple[str, int, int]] = []
 
+    # Keyframe candidates come from the same decode: a larger picture every few frames.
+    every = max(1, round(fps * opt.keyframe_sample_s))
     reader = FrameReader(
         path,
-        DecodeOptions(width=opt.analysis_width, fast=opt.decode_fast),
+        DecodeOptions(
+            width=opt.analysis_width,
+            fast=opt.decode_fast,
+            sample_width=opt.keyframe_width if opt.keyframes else None,
+            sample_every=every,
+        ),
         dec_start,
         dec_end,
         info,
     )
+    pool = CandidatePool(gradual.history + 2 * flash_frames + 2 * every, quality=opt.jpeg_quality)
+    recent: dict[float, FrameFeatures] = {}  # samples trail their small frame a little
+    lo = (start_s or 0.0) - 1e-6
+    hi = end_s - 1e-6 if end_s is not None else float("inf")
+
+    def take_samples() -> None:
+        for t, img in reader.samples():
+            f = recent.get(t)
+            if f is not None and lo <= t < hi:  # only this range's own frames
+                pool.add(Candidate(f.index, t, f.sharpness, f.luma_std, img))
+
     t0 = dec_start or 0.0
     span = max(1e-6, (dec_end if dec_end is not None else info.duration_s) - t0)
     first_index: int | None = None
@@ -143,12 +165,20 @@ def detect_range(
             table.append(feat)
             if tnet is not None:
                 c, s = tnet.process(frame.index, frame.image)
-                candidates += flash.process(frame.index, c)
+                new_cuts = flash.process(frame.index, c)
                 soft += s
             else:
-                candidates += flash.process(frame.index, content.process(feat))
-            if opt.gradual:
-                transitions += gradual.process(frame.index)
+                new_cuts = flash.process(frame.index, content.process(feat))
+            candidates += new_cuts
+            new_trans = gradual.process(frame.index) if opt.gradual else []
+            transitions += new_trans
+            if opt.keyframes:
+                pool.mark(new_cuts, new_trans)
+                recent[frame.pts] = feat
+                if len(recent) > 4 * every + 64:
+                    del recent[next(iter(recent))]
+                take_samples()
+                pool.settle(frame.index)
             if progress and n % 50 == 0:
                 progress(min(1.0, (frame.pts - t0) / span))
     if tnet is not None:
@@ -171,6 +201,9 @@ def detect_range(
             transitions.append(("gradual", s0, s1))
     min_frames = round(opt.min_shot_s * fps)
     cuts = MinShotFilter(min_frames, first_index or 0).process(sorted(set(candidates)))
+    if opt.keyframes:
+        take_samples()
+        pool.mark(candidates, transitions)
 
     clipped = table.clip(start_s, end_s)
     kept = set(clipped.index)
@@ -185,6 +218,7 @@ def detect_range(
         cuts=[c for c in cuts if c in kept],
         transitions=sorted(t for t in transitions if t[1] in kept),
         warnings=list(reader.warnings),
+        keyframes=pool.finish() if opt.keyframes else [],
     )
 
 
@@ -304,30 +338,60 @@ def finalize(
         lookback=opt.scene_lookback_shots,
         lookback_s=opt.scene_lookback_s,
     )
-    picks = []
-    for shot in result.shots:
-        p = kf.pick_frame(table, slice(row(shot.start_frame), row(shot.end_frame)), excluded)
-        if p is not None:
-            picks.append((shot.index, p[0], time_of(p[0]), p[1]))
-    result.keyframes = [Keyframe(si, f, round(t, 6), round(sh, 3)) for si, f, t, sh in picks]
-    if opt.keyframes and picks:
-        images = kf.extract_frames(path, info, [t for _, _, t, _ in picks], opt.keyframe_width)
-        strip = []
-        for k in result.keyframes:
-            img = images.get(k.time_s) if k.time_s in images else None
-            if img is None:
-                img = images.get(next((t for _, f, t, _ in picks if f == k.frame), -1.0))
-            if img is None:
-                result.warnings.append(f"keyframe at {k.time_s:.3f}s could not be decoded")
-                continue
-            k.height, k.width = img.shape[:2]
-            k.jpeg = kf.encode_jpeg(img, opt.jpeg_quality)
-            k.thumb_jpeg = kf.encode_jpeg(kf.thumbnail(img, opt.thumb_width), opt.jpeg_quality)
-            strip.append(img)
-        result.filmstrip_jpeg = filmstrip(strip, opt.filmstrip_columns)
+    _keyframes(path, parts, opt, result, table, excluded, time_of)
     if progress:
         progress(1.0)
     return result
+
+
+def _keyframes(
+    path: str | os.PathLike[str],
+    parts: list[RangeResult],
+    opt: ShotOptions,
+    result: ShotAnalysis,
+    table: FrameTable,
+    excluded: set[int],
+    time_of: Callable[[int], float],
+) -> None:
+    """One keyframe per shot: the best candidate captured during detection; a shot with no
+    qualifying candidate (shorter than the sampling step, say) gets its best frame by
+    seeking, as the table's scores pick it."""
+    cands = sorted((c for p in parts for c in p.keyframes), key=lambda c: c.frame)
+    frames = [c.frame for c in cands]
+    idx = table.indices()
+    chosen: list[tuple[Keyframe, Candidate | None]] = []
+    for shot in result.shots:
+        c = choose(cands, frames, shot.start_frame, shot.end_frame, excluded)
+        if c is not None:
+            k = Keyframe(shot.index, c.frame, round(time_of(c.frame), 6), round(c.sharpness, 3))
+            chosen.append((k, c))
+            continue
+        rows = slice(np.searchsorted(idx, shot.start_frame), np.searchsorted(idx, shot.end_frame))
+        p = kf.pick_frame(table, rows, excluded)
+        if p is not None:
+            chosen.append(
+                (Keyframe(shot.index, p[0], round(time_of(p[0]), 6), round(p[1], 3)), None)
+            )
+    result.keyframes = [k for k, _ in chosen]
+    if not opt.keyframes or not chosen:
+        return
+    seek = {k.frame: time_of(k.frame) for k, c in chosen if c is None}
+    images = (
+        kf.extract_frames(path, parts[0].info, list(seek.values()), opt.keyframe_width)
+        if seek
+        else {}
+    )
+    strip = []
+    for k, c in chosen:
+        img = c.rgb() if c is not None else images.get(seek[k.frame])
+        if img is None:
+            result.warnings.append(f"keyframe at {k.time_s:.3f}s could not be decoded")
+            continue
+        k.height, k.width = img.shape[:2]
+        k.jpeg = c.jpeg if c is not None else kf.encode_jpeg(img, opt.jpeg_quality)
+        k.thumb_jpeg = kf.encode_jpeg(kf.thumbnail(img, opt.thumb_width), opt.jpeg_quality)
+        strip.append(img)
+    result.filmstrip_jpeg = filmstrip(strip, opt.filmstrip_columns)
 
 
 def analyze_shots(

@@ -41,5 +41,6 @@ def merge_chunks(
     parts: list[RangeResult],
     options: ShotOptions | None = None,
 ) -> ShotAnalysis:
-    """One analysis from the chunks' results (keyframes are extracted here)."""
+    """One analysis from the chunks' results (each shot's keyframe is the best candidate any
+    chunk captured inside it)."""
     return finalize(path, parts, options)

@@ -1,5 +1,7 @@
-"""Keyframes: the sharpest frame of each shot that is not blank and not in a transition,
-extracted at a larger size by seeking (PyAV), as JPEG plus a thumbnail JPEG."""
+"""Keyframes: the sharpest frame of each shot that is not blank and not in a transition, as
+JPEG plus a thumbnail JPEG. The pictures normally come from the detection decode
+(:mod:`analyzers.shots.candidates`); :func:`extract_frames` (seeking with PyAV) is the
+fallback for shots too short to hold a sampled frame."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ import numpy as np
 from analyzers.frames import VideoInfo
 from analyzers.shots.features import FrameTable
 
-_BLANK_STD = 10.0  # luma std (0-255) below which a frame is a blank field
-_EDGE = 2  # frames next to a boundary may hold compression smear of the other shot
+BLANK_STD = 10.0  # luma std (0-255) below which a frame is a blank field
+EDGE = 2  # frames next to a boundary may hold compression smear of the other shot
 
 
 def pick_frame(table: FrameTable, rows: slice, excluded: set[int]) -> tuple[int, float] | None:
@@ -25,12 +27,12 @@ def pick_frame(table: FrameTable, rows: slice, excluded: set[int]) -> tuple[int,
     sharp = table.column("sharpness")[rows]
     std = table.column("luma_std")[rows]
     score = sharp.copy()
-    bad = np.array([i in excluded for i in idx]) | (std < _BLANK_STD)
-    if idx.size > 2 * _EDGE + 1:
-        bad[:_EDGE] = True
-        bad[-_EDGE:] = True
+    bad = np.array([i in excluded for i in idx]) | (std < BLANK_STD)
+    if idx.size > 2 * EDGE + 1:
+        bad[:EDGE] = True
+        bad[-EDGE:] = True
     if bad.all():
-        bad = std < _BLANK_STD if not (std < _BLANK_STD).all() else np.zeros_like(bad)
+        bad = std < BLANK_STD if not (std < BLANK_STD).all() else np.zeros_like(bad)
     score[bad] = -1.0
     k = int(np.argmax(score))
     return int(idx[k]), float(sharp[k])

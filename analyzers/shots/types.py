@@ -38,6 +38,7 @@ class ShotOptions:
     # Keyframes.
     keyframes: bool = True
     keyframe_width: int = 640
+    keyframe_sample_s: float = 0.2  # candidates are captured this often during detection
     thumb_width: int = 256
     jpeg_quality: int = 85
     filmstrip_columns: int = 8

@@ -6,7 +6,14 @@ from dataclasses import asdict
 
 import pytest
 
-from analyzers.shots import ShotOptions, analyze_chunk, analyze_shots, merge_chunks, plan_chunks
+from analyzers.shots import (
+    ShotOptions,
+    analyze_chunk,
+    analyze_shots,
+    keyframes,
+    merge_chunks,
+    plan_chunks,
+)
 from analyzers.shots.synthetic import XFADE_KINDS, Join, Segment, build
 
 FAST = ShotOptions(detector="fast")
@@ -69,8 +76,14 @@ def test_gradual_transitions_found_with_kinds(clip) -> None:
         assert a <= s <= b
 
 
-def test_keyframes_style_scenes(clip) -> None:
+def test_keyframes_style_scenes(clip, monkeypatch: pytest.MonkeyPatch) -> None:
     path, _ = clip
+
+    def no_seeking(*args: object) -> None:
+        raise AssertionError("every shot here is long enough for a sampled keyframe")
+
+    # Keyframe pictures come from the detection decode; seeking is only a fallback.
+    monkeypatch.setattr(keyframes, "extract_frames", no_seeking)
     r = analyze_shots(path, FAST)
     assert len(r.keyframes) == len(r.shots)
     inside = {j for t in r.transitions for j in range(t.start_frame, t.end_frame)}
