@@ -18,6 +18,7 @@ Writes benchmarks/results/pipeline.{md,json}; exits 1 when a goal is missed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -48,8 +49,8 @@ SOURCES = [
     "testsrc2=s=1920x1080:r=25",
     "mandelbrot=s=1920x1080:r=25",
     "smptehdbars=s=1920x1080:r=25",
-    "cellauto=s=1920x1080:r=25:rule=110",
-    "life=s=1920x1080:r=25:mold=10:ratio=0.5",
+    "cellauto=s=1920x1080:r=25:rule=110:seed=11",
+    "life=s=1920x1080:r=25:mold=10:ratio=0.5:seed=11",
     "rgbtestsrc=s=1920x1080:r=25",
 ]
 
@@ -65,7 +66,8 @@ def ffmpeg(*args: str) -> None:
 
 def make_title(i: int, seconds: float) -> Path:
     """A 1080p title: four shots from different lavfi sources (hard cuts), speech over it."""
-    out = CACHE / f"title{i}_{seconds:g}s.mp4"
+    key = hashlib.sha1(json.dumps([SOURCES, LINES]).encode()).hexdigest()[:8]
+    out = CACHE / f"title{i}_{seconds:g}s-{key}.mp4"
     if out.exists():
         return out
     CACHE.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -29,15 +30,16 @@ from analyzers.shots.synthetic import Join, Segment, Truth, build  # noqa: E402
 CACHE = ROOT / "benchmarks" / ".cache"
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = (ROOT.parent / "shared" / "media").resolve()
+# Random sources get fixed seeds: the same clip, and so the same scores, on every machine.
 SOURCES = [
     "testsrc2",
     "smptebars",
     "mandelbrot",
-    "life=mold=10:ratio=0.3",
+    "life=mold=10:ratio=0.3:seed=11",
     "testsrc",
     "rgbtestsrc",
     "mandelbrot=inner=period",
-    "cellauto=rule=110",
+    "cellauto=rule=110:seed=11",
 ]
 XFADES = ["fade", "dissolve", "fadeblack", "fadewhite"]
 
@@ -86,7 +88,9 @@ def synthetic_inputs(quick: bool) -> dict[str, tuple[Path, Truth]]:
     }
     out = {}
     for name, spec in specs.items():
-        path = CACHE / f"{name}{'-quick' if quick else ''}.mp4"
+        # The cache key covers everything that shapes the clip, so a changed spec rebuilds it.
+        key = hashlib.sha1(json.dumps([spec, SOURCES, XFADES]).encode()).hexdigest()[:8]
+        path = CACHE / f"{name}{'-quick' if quick else ''}-{key}.mp4"
         meta = path.with_suffix(".json")
         if path.exists() and meta.exists():
             t = json.loads(meta.read_text())
