@@ -194,13 +194,14 @@ def load_audio(
     duration: float | None = None,
     expected_s: float | None = None,
     filters: str | None = None,
+    report: DecodeReport | None = None,
 ) -> np.ndarray:
     """Decode (a span of) one stream into one array. Meant for spans, i.e. chunks.
 
     With ``expected_s`` a decode that stops early amid decoder errors raises
     :class:`BadMediaError` (truncated or corrupt file).
     """
-    report = DecodeReport()
+    report = report if report is not None else DecodeReport()
     blocks = list(
         stream_audio(
             path, stream_index, start=start, duration=duration, report=report, filters=filters
@@ -235,17 +236,16 @@ def frame_levels(
     stream_index: int | None = None,
     *,
     frame_s: float = 0.02,
+    start: float | None = None,
+    duration: float | None = None,
     report: DecodeReport | None = None,
 ) -> np.ndarray:
-    """Per-frame RMS level in dBFS over the whole stream, computed while streaming.
-
-    A film of two hours gives 360,000 floats: this is what chunk planning and the
-    energy VAD use, so the full PCM never has to be held.
-    """
+    """Per-frame RMS level in dBFS over the stream (or a span of it), computed while
+    streaming: a film of two hours gives 360,000 floats, never its full PCM."""
     frame = int(SAMPLE_RATE * frame_s)
     levels: list[np.ndarray] = []
     carry = np.zeros(0, dtype=np.float32)
-    for block in stream_audio(path, stream_index, report=report):
+    for block in stream_audio(path, stream_index, start=start, duration=duration, report=report):
         block = np.concatenate([carry, block]) if carry.size else block
         n = block.size // frame
         carry = block[n * frame :]

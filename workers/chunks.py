@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from storage.objects import ObjectNotFound, put_bytes, read_bytes
 from workers import pipeline
 from workers.settings import Settings
 from workers.stages.base import Stage, StageContext
+
+log = logging.getLogger(__name__)
 
 
 def encode_range(r: range) -> list[int]:
@@ -44,7 +47,13 @@ def plan(settings: Settings, run_id: int, stage: Stage) -> list[range]:
     local at planning time: ``plan_chunks`` must use ``ctx.info``)."""
     assert stage.plan_chunks is not None
     ctx, done = pipeline.context_for(settings, run_id, stage, Path("/nonexistent"))
-    return [] if done else list(stage.plan_chunks(ctx))
+    if done:
+        return []
+    try:
+        return list(stage.plan_chunks(ctx))
+    except Exception as err:  # e.g. no audio track: the stage's own task records why
+        log.info("%s: not fanned out (%s)", stage.name, err)
+        return []
 
 
 def run_chunk(

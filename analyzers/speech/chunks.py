@@ -1,8 +1,9 @@
 """Long titles: cut the audio into chunks at silences, and stitch chunk transcripts back.
 
-``plan_chunks`` works on per-frame levels (streamed, see ``analyzers.audio.frame_levels``),
-so a two-hour film is planned without holding its audio. Each chunk is then decoded and
-transcribed on its own (one Celery task each) and ``stitch`` joins the results.
+The title's length is split evenly (:func:`nominal_cuts_ms`); each cut then moves to the
+quietest spot near it (:func:`choose_cut`), judged only from the audio within its search
+span. The chunk tasks of the fleet can therefore run in parallel from the probe alone: each
+decodes the short spans around its two borders and finds the same cuts as its neighbours.
 
 Seams: a cut inside a silence needs no overlap (no word can straddle it). When no silence
 is found near the target (wall-to-wall music and dialogue) the cut is forced and chunks
@@ -12,7 +13,9 @@ its midpoint, so words at a seam are neither duplicated nor lost.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -69,6 +72,96 @@ def _silent_cut(
     return best
 
 
+SILENCE_BELOW_LOUD_DB = 30.0
+
+
+class Cut(NamedTuple):
+    time: float  # seconds
+    forced: bool  # no silence near the ideal position: the chunks either side overlap
+
+
+def nominal_cuts_ms(total_s: float, target_s: float) -> list[int]:
+    """Ideal cut positions (whole milliseconds): ``total_s`` split evenly into parts of about
+    ``target_s``; none when the title is at most a quarter longer than one part.
+
+    Each cut is then moved to a silence near its ideal by :func:`choose_cut`, looking only
+    at the audio within :func:`search_span` of it, so a cut is decided from the same audio
+    by whoever decides it: the two parallel tasks either side of it agree.
+    """
+    total_ms = round(total_s * 1000)
+    if total_s <= target_s * 1.25:
+        return []
+    n = max(2, round(total_s / target_s))
+    return [k * total_ms // n for k in range(1, n)]
+
+
+def search_span(
+    ideal: float, total_s: float, target_s: float, search_s: float | None = None
+) -> tuple[float, float]:
+    """The stretch of audio (frame-aligned, seconds) searched for the cut near ``ideal``.
+
+    ``search_s`` defaults to a quarter of ``target_s``, at most a minute; cuts are at least
+    0.6 parts apart, so neighbouring spans never overlap.
+    """
+    search_s = search_s if search_s is not None else min(60.0, target_s / 4)
+    lo = math.floor(max(0.0, ideal - search_s) / FRAME_S) * FRAME_S
+    return lo, min(total_s, ideal + search_s)
+
+
+def choose_cut(
+    levels_db: np.ndarray,
+    span_start: float,
+    ideal: float,
+    *,
+    frame_s: float = FRAME_S,
+    min_silence_s: float = 0.3,
+    vad: VadOptions = VadOptions(),
+) -> Cut:
+    """The cut near ``ideal`` from the levels of its search span (starting at ``span_start``).
+
+    The cut goes in the quietest stretch (``min_silence_s`` wide), preferring spots near
+    the ideal; if even that stretch is audible, the cut is forced.
+    """
+    i0 = round(span_start / frame_s)
+    if levels_db.size == 0:
+        return Cut(ideal, True)
+    quiet = _smooth(levels_db, max(1, round(min_silence_s / frame_s)))
+    # Judged from the span alone, so a cut depends on nothing outside it. Silence is near
+    # the span's floor *and* far below its loud part: in a span of quiet, close-miked speech
+    # the floor is the pauses between words, and a cut there loses the words around it
+    # (Whisper drops a sentence cut in half). Better a forced, overlapping cut.
+    loud = float(np.percentile(levels_db, 90))
+    threshold = min(audible_threshold(levels_db, vad), loud - SILENCE_BELOW_LOUD_DB)
+    cut = _silent_cut(quiet, i0, frame_s, threshold, ideal)
+    if cut is not None:
+        return Cut(float(cut), False)
+    # No silence: the quietest spot, preferring ones near the ideal (0.05 dB/s).
+    distance = np.abs(np.arange(i0, i0 + quiet.size) * frame_s - ideal)
+    spot = (i0 + int(np.argmin(quiet + 0.05 * distance))) * frame_s + frame_s / 2
+    return Cut(float(spot), True)
+
+
+def chunk_between(
+    index: int, a: Cut | None, b: Cut | None, total_s: float, overlap_s: float = 2.0
+) -> Chunk:
+    """The chunk from cut ``a`` (None: the start) to cut ``b`` (None: the end)."""
+    own_start = a.time if a else 0.0
+    start = max(0.0, own_start - overlap_s) if a and a.forced else own_start
+    end_at = b.time if b else total_s
+    end = min(total_s, end_at + overlap_s) if b and b.forced else end_at
+    # The last chunk owns a little past the end so rounding never drops a final word.
+    own_end = end_at if b else total_s + 1.0
+    return Chunk(index, float(start), float(end), float(own_start), float(own_end))
+
+
+def chunks_from_cuts(cuts: list[Cut], total_s: float, overlap_s: float = 2.0) -> list[Chunk]:
+    bounds: list[Cut | None] = [None, *cuts, None]
+    return [
+        chunk_between(i, bounds[i], bounds[i + 1], total_s, overlap_s)
+        for i in range(len(bounds) - 1)
+    ]
+
+
 def plan_chunks(
     levels_db: np.ndarray,
     *,
@@ -79,46 +172,17 @@ def plan_chunks(
     overlap_s: float = 2.0,
     vad: VadOptions = VadOptions(),
 ) -> list[Chunk]:
-    """Plan chunks of about ``target_s`` from per-frame levels.
-
-    Each cut goes in the quietest stretch (``min_silence_s`` wide) within ``search_s`` of
-    the ideal position, preferring spots near it; if even that stretch is audible, the cut
-    is forced and its chunks overlap by ``overlap_s``. ``search_s`` defaults to a quarter
-    of ``target_s``, at most a minute.
-    """
-    search_s = search_s if search_s is not None else min(60.0, target_s / 4)
+    """Plan chunks of about ``target_s`` from per-frame levels held in memory: the same
+    cuts the streamed planner (``analyzers.speech.transcribe``) makes from each span."""
     total = float(levels_db.size * frame_s)
-    if total <= target_s * 1.25:
-        return [Chunk(0, 0.0, total, 0.0, total + 1.0)]
-    quiet = _smooth(levels_db, max(1, round(min_silence_s / frame_s)))
-    threshold = audible_threshold(levels_db, vad)
-    cuts: list[tuple[float, bool]] = []  # (time, forced)
-    cursor = 0.0
-    while total - cursor > target_s * 1.25:
-        ideal = cursor + target_s
-        lo = max(cursor + target_s / 2, ideal - search_s)
-        hi = min(total - target_s / 4, ideal + search_s)
-        i0, i1 = int(lo / frame_s), max(int(lo / frame_s) + 1, int(hi / frame_s))
-        window = quiet[i0:i1]
-        cut = _silent_cut(window, i0, frame_s, threshold, ideal)
-        if cut is None:
-            # No silence: the quietest spot, preferring ones near the ideal (0.05 dB/s).
-            distance = np.abs(np.arange(i0, i0 + window.size) * frame_s - ideal)
-            cut = (i0 + int(np.argmin(window + 0.05 * distance))) * frame_s + frame_s / 2
-            cuts.append((float(cut), True))
-        else:
-            cuts.append((float(cut), False))
-        cursor = cut
-    chunks: list[Chunk] = []
-    bounds = [(0.0, False), *cuts, (total, False)]
-    for i in range(len(bounds) - 1):
-        (a, forced_a), (b, forced_b) = bounds[i], bounds[i + 1]
-        start = max(0.0, a - overlap_s) if forced_a else a
-        end = min(total, b + overlap_s) if forced_b else b
-        # The last chunk owns a little past the end so rounding never drops a final word.
-        own_end = b if i < len(bounds) - 2 else b + 1.0
-        chunks.append(Chunk(i, float(start), float(end), float(a), float(own_end)))
-    return chunks
+    cuts = []
+    for ms in nominal_cuts_ms(total, target_s):
+        lo, hi = search_span(ms / 1000, total, target_s, search_s)
+        span = levels_db[round(lo / frame_s) : round(hi / frame_s)]
+        cuts.append(
+            choose_cut(span, lo, ms / 1000, frame_s=frame_s, min_silence_s=min_silence_s, vad=vad)
+        )
+    return chunks_from_cuts(cuts, total, overlap_s)
 
 
 def _own_words(chunk: Chunk, segment: Segment) -> Segment | None:

@@ -7,6 +7,7 @@ tasks (each decodes only its own span of audio), then :func:`finish`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,16 @@ from analyzers.speech.base import (
     Transcript,
     Word,
 )
-from analyzers.speech.chunks import Chunk, plan_chunks, stitch
+from analyzers.speech.chunks import (
+    Chunk,
+    Cut,
+    choose_cut,
+    chunk_between,
+    chunks_from_cuts,
+    nominal_cuts_ms,
+    search_span,
+    stitch,
+)
 from analyzers.speech.guards import GuardOptions, GuardReport, apply_guards
 from analyzers.speech.language import MIN_DETECT_S, MIN_PROBABILITY, detect_runs
 from analyzers.speech.vad import FRAME_S, TimeMap, VadOptions, active_regions, collect
@@ -131,52 +141,65 @@ class SpeechPlan:
     chunks: list[Chunk]
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return {
-            "stream_index": self.stream_index,
-            "duration_s": self.duration_s,
-            "chunks": [c.to_dict() for c in self.chunks],
-            "warnings": self.warnings,
-        }
 
-    @classmethod
-    def from_dict(cls, data: dict) -> SpeechPlan:
-        return cls(
-            data["stream_index"],
-            data["duration_s"],
-            [Chunk.from_dict(c) for c in data["chunks"]],
-            list(data.get("warnings", [])),
-        )
+@dataclass(frozen=True)
+class ChunkSpans:
+    """The chunks as the probe alone sees them: nominal spans (ms) whose borders
+    :func:`resolve_chunk` moves to silences. What the fleet plans its parallel tasks from."""
+
+    stream_index: int
+    duration_s: float
+    spans: list[tuple[int, int]]
+
+
+def chunk_spans(info: MediaInfo, options: SpeechOptions) -> ChunkSpans:
+    """Choose the track and split its expected length into nominal chunk spans.
+
+    Raises StageNotApplicable when the title has no audio track.
+    """
+    stream = select_audio_stream(info, track=options.audio_track, language=options.audio_language)
+    total = expected_duration(info, stream)
+    bounds = [0, *nominal_cuts_ms(total, options.chunk_s), max(1, round(total * 1000))]
+    return ChunkSpans(stream.index, total, list(itertools.pairwise(bounds)))
+
+
+def find_cut(
+    path: str | os.PathLike[str],
+    stream_index: int,
+    ideal_ms: int,
+    total_s: float,
+    options: SpeechOptions,
+) -> Cut:
+    """The cut near ``ideal_ms``, from the levels of its search span only (a short decode)."""
+    lo, hi = search_span(ideal_ms / 1000, total_s, options.chunk_s)
+    levels = frame_levels(path, stream_index, frame_s=FRAME_S, start=lo, duration=hi - lo)
+    return choose_cut(levels, lo, ideal_ms / 1000, vad=options.vad)
+
+
+def resolve_chunk(
+    path: str | os.PathLike[str], spans: ChunkSpans, index: int, options: SpeechOptions
+) -> Chunk:
+    """Chunk ``index`` with its borders moved to silences; its neighbours find the same
+    borders on their own, so parallel tasks need nothing from each other."""
+    a_ms, b_ms = spans.spans[index]
+    a = find_cut(path, spans.stream_index, a_ms, spans.duration_s, options) if index else None
+    last = index == len(spans.spans) - 1
+    b = None if last else find_cut(path, spans.stream_index, b_ms, spans.duration_s, options)
+    return chunk_between(index, a, b, spans.duration_s, options.overlap_s)
 
 
 def plan(
     path: str | os.PathLike[str], options: SpeechOptions, info: MediaInfo | None = None
 ) -> SpeechPlan:
-    """Choose the track, stream it once for levels, and cut it into chunks at silences.
-
-    Raises StageNotApplicable (no audio) or BadMediaError (undecodable or truncated).
-    """
-    info = info or probe(path)
-    stream = select_audio_stream(info, track=options.audio_track, language=options.audio_language)
-    report = DecodeReport()
-    levels = frame_levels(path, stream.index, frame_s=FRAME_S, report=report)
-    check_decode(report, expected_duration(info, stream))
-    warnings: list[str] = []
-    if report.samples == 0:
-        warnings.append(f"audio stream {stream.index} is empty (0 s); nothing to transcribe")
-        return SpeechPlan(stream.index, 0.0, [], warnings)
-    if report.errors:
-        warnings.append(
-            f"decoder reported errors on audio stream {stream.index}: {report.errors[-1]}"
-        )
-    chunks = plan_chunks(
-        levels,
-        frame_s=FRAME_S,
-        target_s=options.chunk_s,
-        overlap_s=options.overlap_s,
-        vad=options.vad,
-    )
-    return SpeechPlan(stream.index, report.duration_s, chunks, warnings)
+    """Choose the track and cut it into chunks at silences (each cut from a short decode
+    around its nominal place). Raises StageNotApplicable (no audio)."""
+    spans = chunk_spans(info or probe(path), options)
+    cuts = [
+        find_cut(path, spans.stream_index, a_ms, spans.duration_s, options)
+        for a_ms, _ in spans.spans[1:]
+    ]
+    chunks = chunks_from_cuts(cuts, spans.duration_s, options.overlap_s)
+    return SpeechPlan(spans.stream_index, spans.duration_s, chunks)
 
 
 def transcribe_audio(
@@ -249,41 +272,102 @@ def redetect_segment(
     return out or [seg]
 
 
+@dataclass
+class ChunkResult:
+    """One chunk's transcript (title times) and what went wrong on the way; JSON-able, as
+    the fleet stores it between the chunk task and the merge."""
+
+    chunk: Chunk
+    segments: list[Segment]
+    warnings: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)  # guard reason -> segments
+
+    def to_dict(self) -> dict:
+        return {
+            "chunk": self.chunk.to_dict(),
+            "segments": [s.to_dict() for s in self.segments],
+            "warnings": self.warnings,
+            "dropped": self.dropped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ChunkResult:
+        return cls(
+            Chunk.from_dict(data["chunk"]),
+            [Segment.from_dict(s) for s in data["segments"]],
+            list(data.get("warnings", [])),
+            dict(data.get("dropped", {})),
+        )
+
+
+# Silence after the end keeps the normaliser from over-boosting the last words; it is cut
+# off again after decoding, so times and lengths are unchanged.
+PAD_S = 2.0
+TAIL_S = 0.5
+
+
 def transcribe_chunk(
     path: str | os.PathLike[str],
     stream_index: int,
     chunk: Chunk,
     options: SpeechOptions,
     backend: SpeechBackend | None = None,
-    guard_report: GuardReport | None = None,
-) -> list[Segment]:
-    """Decode one chunk's span of audio and transcribe it; times are title times."""
-    filters = None
-    if options.audio_filter:
-        # Silence after the end keeps the normaliser from over-boosting the last words;
-        # it is cut off again below, so times and lengths are unchanged.
-        filters = f"apad=pad_dur=2,{options.audio_filter}"
+) -> ChunkResult:
+    """Decode one chunk's span of audio and transcribe it; times are title times.
+
+    Raises BadMediaError when the span decodes short amid decoder errors (truncated file).
+    """
+    filters = f"apad=pad_dur={PAD_S:g},{options.audio_filter}" if options.audio_filter else None
+    report = DecodeReport()
     audio = load_audio(
-        path, stream_index, start=chunk.start, duration=chunk.duration, filters=filters
-    )[: round(chunk.duration * SAMPLE_RATE)]
-    return transcribe_audio(audio, options, backend, offset=chunk.start, guard_report=guard_report)
+        path,
+        stream_index,
+        start=chunk.start,
+        duration=chunk.duration,
+        filters=filters,
+        report=report,
+    )
+    decoded = replace(
+        report, samples=max(0, report.samples - (round(PAD_S * SAMPLE_RATE) if filters else 0))
+    )
+    check_decode(decoded, chunk.duration)
+    audio = audio[: decoded.samples]  # the span itself is bounded by the decode (-t)
+    warnings: list[str] = []
+    if audio.size == 0:
+        if chunk.index == 0:
+            warnings.append(f"audio stream {stream_index} is empty (0 s); nothing to transcribe")
+        return ChunkResult(chunk, [], warnings)
+    if report.errors:
+        warnings.append(
+            f"decoder reported errors on audio stream {stream_index}: {report.errors[-1]}"
+        )
+    # Whisper garbles a last word that ends flush with the audio; a little silence after
+    # it costs nothing (no word can be heard there) and keeps it whole.
+    audio = np.concatenate([audio, np.zeros(round(TAIL_S * SAMPLE_RATE), np.float32)])
+    guard_report = GuardReport()
+    segments = transcribe_audio(
+        audio, options, backend, offset=chunk.start, guard_report=guard_report
+    )
+    return ChunkResult(chunk, segments, warnings, guard_report.reasons())
 
 
 def finish(
-    speech_plan: SpeechPlan,
-    results: list[tuple[Chunk, list[Segment]]],
-    options: SpeechOptions,
-    guard_report: GuardReport | None = None,
+    speech_plan: SpeechPlan, results: list[ChunkResult], options: SpeechOptions
 ) -> Transcript:
     """Stitch chunk results into the title's transcript."""
-    segments = stitch(results)
+    segments = stitch([(r.chunk, r.segments) for r in results])
     languages = [s.language for s in segments if s.language]
     main = max(set(languages), key=languages.count) if languages else options.language
     warnings = list(speech_plan.warnings)
-    if guard_report and guard_report.dropped:
-        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(guard_report.reasons().items()))
+    dropped: dict[str, int] = {}
+    for r in sorted(results, key=lambda r: r.chunk.index):
+        warnings += [w for w in r.warnings if w not in warnings]
+        for why, n in r.dropped.items():
+            dropped[why] = dropped.get(why, 0) + n
+    if dropped:
+        reasons = ", ".join(f"{k}: {v}" for k, v in sorted(dropped.items()))
         warnings.append(
-            f"hallucination guards dropped {len(guard_report.dropped)} segment(s) ({reasons})"
+            f"hallucination guards dropped {sum(dropped.values())} segment(s) ({reasons})"
         )
     return Transcript(
         segments=segments,
@@ -309,32 +393,29 @@ def transcribe_media(
     speech_plan = plan(path, options, info)
     if progress:
         progress(0.05)
-    if not speech_plan.chunks:
-        return finish(speech_plan, [], options)
-    backend = backend or load_backend(options)
-    guard_report = GuardReport()
-    results: list[tuple[Chunk, list[Segment]]] = []
+    results: list[ChunkResult] = []
     total = sum(c.duration for c in speech_plan.chunks) or 1.0
     done = 0.0
     for chunk in speech_plan.chunks:
-        segs = transcribe_chunk(
-            path, speech_plan.stream_index, chunk, options, backend, guard_report
-        )
-        results.append((chunk, segs))
+        results.append(transcribe_chunk(path, speech_plan.stream_index, chunk, options, backend))
         done += chunk.duration
         if progress:
             progress(0.05 + 0.95 * done / total)
-    return finish(speech_plan, results, options, guard_report)
+    return finish(speech_plan, results, options)
 
 
 __all__ = [
     "SAMPLE_RATE",
+    "ChunkResult",
+    "ChunkSpans",
     "SpeechOptions",
     "SpeechPlan",
     "StageNotApplicable",
+    "chunk_spans",
     "finish",
     "load_backend",
     "plan",
+    "resolve_chunk",
     "transcribe_audio",
     "transcribe_chunk",
     "transcribe_media",

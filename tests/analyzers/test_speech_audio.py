@@ -12,7 +12,7 @@ from ffmpeg import probe as ffmpeg_probe
 from analyzers.audio import language_matches, load_audio, select_audio_stream, stream_audio
 from analyzers.errors import BadMediaError, StageNotApplicable
 from analyzers.probe import AudioStream, MediaInfo, parse_ffprobe, probe
-from analyzers.speech.transcribe import SpeechOptions, plan, transcribe_media
+from analyzers.speech.transcribe import SpeechOptions, transcribe_media
 from tests.analyzers.speech_media import ffmpeg
 
 
@@ -119,11 +119,12 @@ def test_truncated_audio_is_bad_media(tmp_path: Path) -> None:
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])  # header intact, half the samples gone
     with pytest.raises(BadMediaError):
-        plan(cut, SpeechOptions())  # the probe may already notice
-    # The decoder check on its own, for files whose headers do not give it away:
+        transcribe_media(cut, SpeechOptions())  # the probe may already notice
+    # The decoder check on its own, for files whose headers do not give it away (it comes
+    # before any model is loaded):
     info = parse_ffprobe(ffmpeg_probe(str(cut)), cut.stat().st_size)
     with pytest.raises(BadMediaError) as err:
-        plan(cut, SpeechOptions(), info=info)
+        transcribe_media(cut, SpeechOptions(), info=info)
     assert err.value.code == "truncated_audio"
 
 

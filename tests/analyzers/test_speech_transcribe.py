@@ -11,10 +11,18 @@ import numpy as np
 import pytest
 
 from analyzers.audio import load_audio
+from analyzers.probe import probe
 from analyzers.speech.base import DecodeOptions, Segment, Word
 from analyzers.speech.faster_whisper_backend import FasterWhisperBackend
 from analyzers.speech.language import detect_runs
-from analyzers.speech.transcribe import SpeechOptions, plan, transcribe_audio, transcribe_media
+from analyzers.speech.transcribe import (
+    SpeechOptions,
+    chunk_spans,
+    plan,
+    resolve_chunk,
+    transcribe_audio,
+    transcribe_media,
+)
 from analyzers.speech.vad import VadOptions, active_regions
 from tests.analyzers.speech_media import music, sentences_with_gaps, silence, speech_over_music
 
@@ -98,6 +106,19 @@ def test_chunks_cut_at_silences_keep_every_word_once(
     assert jiwer.wer(" ".join(whole), " ".join(chunked)) <= 0.15
     for key in ("river", "bottles", "guitar", "garden"):
         assert chunked.count(key) == 1, chunked
+
+
+def test_each_chunk_resolved_alone_agrees_with_the_whole_plan(tmp_path: Path) -> None:
+    """Parallel chunk tasks each find their own borders from short decodes around them;
+    neighbours must agree, so the chunks tile the title exactly as the one-process plan."""
+    clip = sentences_with_gaps(tmp_path / "talk.wav", SENTENCES, 1.5, tmp_path)
+    options = SpeechOptions(chunk_s=4.0, device="cpu")
+    spans = chunk_spans(probe(clip), options)
+    assert len(spans.spans) >= 3
+    alone = [resolve_chunk(clip, spans, i, options) for i in range(len(spans.spans))]
+    assert alone == plan(clip, options).chunks
+    assert all(a.own_end == b.own_start for a, b in itertools.pairwise(alone))
+    assert alone[0].own_start == 0.0 and alone[-1].own_end > spans.duration_s
 
 
 def test_forced_seams_over_music_neither_duplicate_nor_lose(

