@@ -14,6 +14,7 @@ its midpoint, so words at a seam are neither duplicated nor lost.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
@@ -185,11 +186,11 @@ def plan_chunks(
     return chunks_from_cuts(cuts, total, overlap_s)
 
 
-def _own_words(chunk: Chunk, segment: Segment) -> Segment | None:
+def _words_in(segment: Segment, keep: Callable[[float], bool]) -> Segment | None:
+    """``segment`` cut down to the words whose midpoint ``keep`` accepts."""
     if not segment.words:
-        mid = (segment.start + segment.end) / 2
-        return segment if chunk.owns(mid) else None
-    words = tuple(w for w in segment.words if chunk.owns((w.start + w.end) / 2))
+        return segment if keep((segment.start + segment.end) / 2) else None
+    words = tuple(w for w in segment.words if keep((w.start + w.end) / 2))
     if not words:
         return None
     if len(words) == len(segment.words):
@@ -199,22 +200,68 @@ def _own_words(chunk: Chunk, segment: Segment) -> Segment | None:
     )
 
 
+def _owned(chunk: Chunk, segments: list[Segment]) -> list[Segment]:
+    return [s for s in (_words_in(seg, chunk.owns) for seg in segments) if s is not None]
+
+
+def _borrowed(chunk: Chunk, segments: list[Segment], lo: float, hi: float) -> list[Segment]:
+    """Words of ``chunk`` in ``[lo, hi)`` away from its edges (where words come cut)."""
+    lo, hi = max(lo, chunk.start + EDGE_S), min(hi, chunk.end - EDGE_S)
+    if hi <= lo:
+        return []
+    kept = (_words_in(seg, lambda t: lo <= t < hi) for seg in segments)
+    return [s for s in kept if s is not None]
+
+
 def _same_word(a: Word, b: Word) -> bool:
     return normalise(a.text) == normalise(b.text) and b.start < a.end + 0.3
 
 
+def _last_end(segments: list[Segment], default: float) -> float:
+    return max((s.end for s in segments), default=default)
+
+
+def _first_start(segments: list[Segment], default: float) -> float:
+    return min((s.start for s in segments), default=default)
+
+
+# Words closer than this to a chunk's decoded edge may be cut in half: never borrowed.
+EDGE_S = 0.5
+# A stretch without words longer than this, next to a seam, is a gap worth filling.
+GAP_S = 1.0
+
+
 def stitch(results: list[tuple[Chunk, list[Segment]]]) -> list[Segment]:
-    """Join per-chunk segments (already in title time) into one ordered list."""
+    """Join per-chunk segments (already in title time) into one ordered list.
+
+    Each word belongs to the chunk owning its midpoint. At a forced (overlapping) seam a
+    chunk may still have dropped words its neighbour heard: Whisper often leaves out a
+    sentence cut off by the end of its audio. Words the neighbour heard in the overlap,
+    where the owner has a gap, are taken from the neighbour.
+    """
+    ordered = sorted(results, key=lambda r: r[0].index)
+    owned = [_owned(chunk, segs) for chunk, segs in ordered]
+    for i in range(len(ordered) - 1):
+        (a, a_segs), (b, b_segs) = ordered[i], ordered[i + 1]
+        if b.start >= a.end:  # cut in a silence: no overlap, nothing to fill
+            continue
+        cut = a.own_end
+        a_last = _last_end(owned[i], a.own_start)
+        if cut - a_last > GAP_S:  # A went quiet before the cut: did B hear words there?
+            owned[i] += _borrowed(b, b_segs, a_last + 0.3, cut)
+        b_first = _first_start(owned[i + 1], b.own_end)
+        if b_first - cut > GAP_S:  # and the other way round
+            owned[i + 1][:0] = _borrowed(a, a_segs, cut, b_first - 0.3)
     out: list[Segment] = []
-    for chunk, segments in sorted(results, key=lambda r: r[0].index):
-        owned = [s for s in (_own_words(chunk, seg) for seg in segments) if s is not None]
-        if out and owned and out[-1].words and owned[0].words:
+    for segs in owned:
+        segs = sorted(segs, key=lambda s: s.start)
+        if out and segs and out[-1].words and segs[0].words:
             # Timestamps can be off by a frame or two across a forced seam; a word both
             # sides saw at the same place is kept once.
-            first = owned[0]
+            first = segs[0]
             if _same_word(out[-1].words[-1], first.words[0]):
                 rest = first.words[1:]
-                owned[0] = replace(first, words=rest, text=words_text(rest)) if rest else None  # type: ignore[assignment]
-                owned = [s for s in owned if s is not None]
-        out.extend(owned)
+                segs[0] = replace(first, words=rest, text=words_text(rest)) if rest else None  # type: ignore[call-overload]
+                segs = [s for s in segs if s is not None]
+        out.extend(segs)
     return sorted(out, key=lambda s: s.start)

@@ -67,7 +67,9 @@ class SpeechOptions:
     beam_size: int = 5
     condition_on_previous_text: bool = False
     chunk_s: float = 600.0
-    overlap_s: float = 2.0
+    # At a forced cut (no silence near it) both chunks decode this much past the cut: enough
+    # to hold a whole spoken sentence, which Whisper tends to drop when the audio ends in it.
+    overlap_s: float = 8.0
     # Film dialogue swings from whispers to shouts; Whisper normalises each 30 s window to
     # its loudest sound, so quiet lines next to loud ones vanish. ffmpeg's dynamic audio
     # normaliser evens the level out (0.5 s frames, ~7.5 s smoothing, at most +30 dB).

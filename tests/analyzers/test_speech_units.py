@@ -95,6 +95,30 @@ def test_stitch_neither_duplicates_nor_loses_words_at_a_forced_seam() -> None:
     assert " ".join(s.text for s in out) == "one three four"
 
 
+def test_stitch_fills_a_sentence_one_chunk_dropped_at_a_forced_seam() -> None:
+    """Whisper may leave out a sentence cut off by the end of a chunk's audio; the
+    neighbour heard it in the overlap, so its words are taken from there, once."""
+    a = Chunk(0, 0.0, 48.0, 0.0, 40.0)
+    b = Chunk(1, 32.0, 80.0, 40.0, 81.0)
+    early = _seg(10.0, [(10.0, 10.4, "hello"), (10.5, 11.0, "there")])
+    sentence = [(34.0, 34.5, "to"), (34.6, 35.0, "the"), (35.1, 35.6, "north"),
+                (38.0, 38.5, "and"), (41.0, 41.5, "within"), (42.0, 42.6, "reach")]  # fmt: skip
+    seg_a = [early]  # A heard nothing of the sentence that runs past its end
+    seg_b = [_seg(32.0, [(32.0, 32.2, "ow"), *sentence])]  # B's first word is cut in half
+    out = stitch([(a, seg_a), (b, seg_b)])
+    assert " ".join(s.text for s in out) == "hello there to the north and within reach"
+    # And the other way round: B dropped the start it heard cut off; A heard it.
+    seg_a = [early, _seg(34.0, sentence[:5])]
+    seg_b = [_seg(42.0, sentence[5:])]
+    out = stitch([(a, seg_a), (b, seg_b)])
+    assert " ".join(s.text for s in out) == "hello there to the north and within reach"
+    # Without a gap nothing is borrowed: A's words win before the cut, B's after.
+    seg_a = [_seg(34.0, sentence[:4])]
+    seg_b = [_seg(33.0, [(34.0, 34.5, "two"), *sentence[1:]])]
+    out = stitch([(a, seg_a), (b, seg_b)])
+    assert " ".join(s.text for s in out) == "to the north and within reach"
+
+
 def test_vtt_and_srt() -> None:
     segs = [Segment(0.0, 1.5, "Hello <world>"), Segment(3661.25, 3662.0, "Bye")]
     vtt = to_vtt(segs).decode()
