@@ -68,7 +68,8 @@ class PipelineTask(Task):
                 TASK_RETRIES.labels(self.name).inc()
                 delay = backoff_s(settings, self.request.retries)
                 log.warning("%s: transient failure, retry in %.1fs: %s", self.name, delay, err)
-                raise self.retry(exc=err, countdown=delay) from err
+                # Celery caps retries at the task's max_retries (3 by default): ours is the setting.
+                raise self.retry(exc=err, countdown=delay, max_retries=settings.retry_max) from err
             raise
 
 
@@ -283,7 +284,7 @@ def _retry(self: Task, settings: Settings, run_id: int, stage: str, err: BaseExc
                 )
     except Exception:
         pass
-    return self.retry(exc=err, countdown=delay)
+    return self.retry(exc=err, countdown=delay, max_retries=settings.retry_max)
 
 
 def _record_failure(settings: Settings, run_id: int, stage: str, err: BaseException) -> Any:

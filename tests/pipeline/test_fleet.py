@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from kombu import Connection, Queue
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 
 from storage.db import session_scope
 from storage.models import (
@@ -155,6 +155,33 @@ def test_long_speech_fans_out_over_parallel_chunk_tasks(fleet_factory, tmp_path)
     assert starts == sorted(starts)
     for word in ("river", "bottles", "guitar", "garden"):
         assert text.count(word) == 1, text
+
+
+def test_database_outage_mid_run_retries_then_succeeds(fleet_factory, clips, pg_url) -> None:
+    """PostgreSQL unreachable for 10 s while a stage runs (a TCP proxy in front of it drops
+    every connection): the worker's writes fail, the task backs off and retries, and the
+    run completes with each stage stored once."""
+    port = make_url(pg_url).port or 5432
+    proxy = FlakyProxy(port)
+    try:
+        proxied = make_url(pg_url).set(port=proxy.port).render_as_string(hide_password=False)
+        fleet = fleet_factory(database_url=proxied, enabled_stages="probe,slow")
+        fleet.start_worker()
+        key = fleet.upload(clips[4])
+        post_events(fleet, minio_event(fleet.settings.incoming_bucket, key))
+        fleet.wait_stage_running("slow", min_progress=0.1)
+        proxy.outage(10)
+        [run] = fleet.wait_runs(1, timeout=120)
+        assert run["status"] == "succeeded", run
+        # The retry count could not be stored while the database was down: the log has it.
+        log = fleet.workers[0].log.read_text(errors="replace")
+        assert log.count("transient failure, retry") >= 4, log[-3000:]
+        assert "OperationalError" in log
+        assert count(pg_url, StageResult) == 2
+        assert count(pg_url, TitleArtifact) == 1
+        assert [w.alive() for w in fleet.workers] == [True]
+    finally:
+        proxy.stop()
 
 
 # 4 ----------------------------------------------------------------------------------------
