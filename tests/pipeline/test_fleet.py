@@ -157,33 +157,6 @@ def test_long_speech_fans_out_over_parallel_chunk_tasks(fleet_factory, tmp_path)
         assert text.count(word) == 1, text
 
 
-def test_database_outage_mid_run_retries_then_succeeds(fleet_factory, clips, pg_url) -> None:
-    """PostgreSQL unreachable for 10 s while a stage runs (a TCP proxy in front of it drops
-    every connection): the worker's writes fail, the task backs off and retries, and the
-    run completes with each stage stored once."""
-    port = make_url(pg_url).port or 5432
-    proxy = FlakyProxy(port)
-    try:
-        proxied = make_url(pg_url).set(port=proxy.port).render_as_string(hide_password=False)
-        fleet = fleet_factory(database_url=proxied, enabled_stages="probe,slow")
-        fleet.start_worker()
-        key = fleet.upload(clips[4])
-        post_events(fleet, minio_event(fleet.settings.incoming_bucket, key))
-        fleet.wait_stage_running("slow", min_progress=0.1)
-        proxy.outage(10)
-        [run] = fleet.wait_runs(1, timeout=120)
-        assert run["status"] == "succeeded", run
-        # The retry count could not be stored while the database was down: the log has it.
-        log = fleet.workers[0].log.read_text(errors="replace")
-        assert log.count("transient failure, retry") >= 4, log[-3000:]
-        assert "OperationalError" in log
-        assert count(pg_url, StageResult) == 2
-        assert count(pg_url, TitleArtifact) == 1
-        assert [w.alive() for w in fleet.workers] == [True]
-    finally:
-        proxy.stop()
-
-
 # 4 ----------------------------------------------------------------------------------------
 
 
@@ -286,21 +259,47 @@ def test_worker_killed_mid_stage_another_finishes(fleet_factory, clips) -> None:
 # 3 ----------------------------------------------------------------------------------------
 
 
+def run_through_outage(fleet: Fleet, proxy: FlakyProxy, clip: Path) -> dict:
+    """One title whose slow stage is running when ``proxy`` drops for 10 s; its run."""
+    fleet.start_worker()
+    key = fleet.upload(clip)
+    post_events(fleet, minio_event(fleet.settings.incoming_bucket, key))
+    fleet.wait_stage_running("slow", min_progress=0.1)
+    proxy.outage(10)
+    [run] = fleet.wait_runs(1, timeout=120)
+    assert run["status"] == "succeeded", run
+    return run
+
+
 def test_s3_outage_mid_run_retries_then_succeeds(fleet_factory, clips, s3_server) -> None:
     proxy = FlakyProxy(s3_server.port)
     try:
         fleet = fleet_factory(s3_endpoint=proxy.endpoint, enabled_stages="probe,slow")
-        fleet.start_worker()
-        key = fleet.upload(clips[3])
-        post_events(fleet, minio_event(fleet.settings.incoming_bucket, key))
-        fleet.wait_stage_running("slow", min_progress=0.1)
-        proxy.outage(10)
-        [run] = fleet.wait_runs(1, timeout=90)
-        assert run["status"] == "succeeded", run
+        run = run_through_outage(fleet, proxy, clips[3])
         slow = run["stages"]["slow"]
         assert slow["retries"] >= 1 and "last_error" in slow, slow
         assert count(fleet.db, StageResult) == 2
         assert count(fleet.db, TitleArtifact) == 1
+    finally:
+        proxy.stop()
+
+
+def test_database_outage_mid_run_retries_then_succeeds(fleet_factory, clips, pg_url) -> None:
+    """PostgreSQL unreachable for 10 s while a stage runs (a TCP proxy in front of it drops
+    every connection): the worker's writes fail, the task backs off and retries, and the
+    run completes with each stage stored once."""
+    proxy = FlakyProxy(make_url(pg_url).port or 5432)
+    try:
+        proxied = make_url(pg_url).set(port=proxy.port).render_as_string(hide_password=False)
+        fleet = fleet_factory(database_url=proxied, enabled_stages="probe,slow")
+        run_through_outage(fleet, proxy, clips[4])
+        # The retry count could not be stored while the database was down: the log has it.
+        log = fleet.workers[0].log.read_text(errors="replace")
+        assert log.count("transient failure, retry") >= 4, log[-3000:]
+        assert "OperationalError" in log
+        assert count(pg_url, StageResult) == 2
+        assert count(pg_url, TitleArtifact) == 1
+        assert [w.alive() for w in fleet.workers] == [True]
     finally:
         proxy.stop()
 
