@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from kombu import Connection, Queue
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, make_url, select, update
 
+from storage import repository as repo
 from storage.db import session_scope
 from storage.models import (
     AnalysisRun,
@@ -355,6 +357,48 @@ def test_cli_in_fleet_mode_ingest_wait_runs_retry_watch(fleet_factory, clips, ba
 
 
 # Lost events, observability ------------------------------------------------------------------
+
+
+def test_sweep_requeues_lost_runs_and_fails_silent_ones(fleet_factory, clips) -> None:
+    """The sweep's run checks: a queued run whose broker message was lost is sent again and
+    completes; a run silent for longer than ``stale_run_s`` (its worker and its errback
+    both gone) is failed with a reason naming ``coldstart retry``, and a retry completes."""
+    from workers.cli_runs import new_attempt
+    from workers.queueing import enqueue_run
+    from workers.triggers import sweep_incoming
+
+    fleet = fleet_factory(stale_run_s=60)
+    bucket = fleet.settings.incoming_bucket
+    worker = fleet.start_worker()
+    for clip in clips[:2]:
+        post_events(fleet, minio_event(bucket, fleet.upload(clip)))
+    done = fleet.wait_runs(2, timeout=90)
+    worker.stop()
+    # New attempts whose messages never reach the broker (as if lost), one of them then
+    # marked running (as if its worker and errback died mid-run), both silent for an hour.
+    lost, silent = (
+        new_attempt(fleet.settings, r["id"]) for r in sorted(done, key=lambda r: r["id"])
+    )
+    with session_scope(fleet.db) as s:
+        hour_ago = repo.now() - timedelta(hours=1)
+        s.execute(update(AnalysisRun).where(AnalysisRun.id == lost).values(updated_at=hour_ago))
+        s.execute(
+            update(AnalysisRun)
+            .where(AnalysisRun.id == silent)
+            .values(status="running", updated_at=hour_ago)
+        )
+    report = sweep_incoming(fleet.settings)
+    assert report.requeued_runs == [lost] and report.stalled_runs == [silent], report
+    assert report.known == 2 and report.queued == 0
+    fleet.start_worker()
+    first = {r["id"]: r for r in fleet.wait_runs(4, timeout=90)}
+    assert first[lost]["status"] == "succeeded", first[lost]
+    assert first[silent]["status"] == "failed" and "stalled" in first[silent]["error"]
+    assert f"coldstart retry {silent}" in first[silent]["error"]
+    enqueue_run(fleet.settings, new_attempt(fleet.settings, silent))
+    newest = fleet.wait_runs(5, timeout=90)[0]
+    assert newest["status"] == "succeeded" and newest["title_id"] == first[silent]["title_id"]
+    assert count(fleet.db, Title) == 2
 
 
 def test_lost_webhook_event_is_caught_by_beat_sweep_and_metrics(fleet_factory, clips) -> None:
