@@ -92,6 +92,7 @@ class SpeechOptions:
         return (
             f"{self.backend}:{self.model}:{self.compute_type or 'auto'}:b{self.beam_size}:"
             f"lang={self.language or 'auto'}:vad={self.vad.mode}:chunk={self.chunk_s:g}:"
+            f"overlap={self.overlap_s:g}:"
             f"af={self.audio_filter or ''}"
         )
 
