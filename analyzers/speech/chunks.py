@@ -163,27 +163,46 @@ def chunks_from_cuts(cuts: list[Cut], total_s: float, overlap_s: float = 2.0) ->
     ]
 
 
-def plan_chunks(
-    levels_db: np.ndarray,
+LevelsBetween = Callable[[float, float], np.ndarray]
+"""Per-frame levels (dBFS, ``FRAME_S`` frames) of the audio from ``lo`` to ``hi`` seconds."""
+
+
+def levels_in_memory(levels_db: np.ndarray) -> LevelsBetween:
+    return lambda lo, hi: levels_db[round(lo / FRAME_S) : round(hi / FRAME_S)]
+
+
+def cut_near(
+    ideal_ms: int,
+    total_s: float,
+    target_s: float,
+    levels_between: LevelsBetween,
     *,
-    frame_s: float = FRAME_S,
+    search_s: float | None = None,
+    vad: VadOptions = VadOptions(),
+) -> Cut:
+    """The cut near ``ideal_ms``, from the levels of its search span only."""
+    lo, hi = search_span(ideal_ms / 1000, total_s, target_s, search_s)
+    return choose_cut(levels_between(lo, hi), lo, ideal_ms / 1000, vad=vad)
+
+
+def plan_chunks(
+    total_s: float,
+    levels_between: LevelsBetween,
+    *,
     target_s: float = 600.0,
     search_s: float | None = None,
-    min_silence_s: float = 0.3,
     overlap_s: float = 2.0,
     vad: VadOptions = VadOptions(),
 ) -> list[Chunk]:
-    """Plan chunks of about ``target_s`` from per-frame levels held in memory: the same
-    cuts the streamed planner (``analyzers.speech.transcribe``) makes from each span."""
-    total = float(levels_db.size * frame_s)
-    cuts = []
-    for ms in nominal_cuts_ms(total, target_s):
-        lo, hi = search_span(ms / 1000, total, target_s, search_s)
-        span = levels_db[round(lo / frame_s) : round(hi / frame_s)]
-        cuts.append(
-            choose_cut(span, lo, ms / 1000, frame_s=frame_s, min_silence_s=min_silence_s, vad=vad)
-        )
-    return chunks_from_cuts(cuts, total, overlap_s)
+    """Chunks of about ``target_s``, every cut moved to a silence near its nominal place.
+
+    A chunk task of the fleet finds its own two borders the same way (:func:`cut_near`).
+    """
+    cuts = [
+        cut_near(ms, total_s, target_s, levels_between, search_s=search_s, vad=vad)
+        for ms in nominal_cuts_ms(total_s, target_s)
+    ]
+    return chunks_from_cuts(cuts, total_s, overlap_s)
 
 
 def _words_in(segment: Segment, keep: Callable[[float], bool]) -> Segment | None:

@@ -38,11 +38,11 @@ from analyzers.speech.base import (
 from analyzers.speech.chunks import (
     Chunk,
     Cut,
-    choose_cut,
+    LevelsBetween,
     chunk_between,
-    chunks_from_cuts,
+    cut_near,
     nominal_cuts_ms,
-    search_span,
+    plan_chunks,
     stitch,
 )
 from analyzers.speech.guards import GuardOptions, GuardReport, apply_guards
@@ -142,7 +142,6 @@ class SpeechPlan:
     stream_index: int
     duration_s: float
     chunks: list[Chunk]
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -166,17 +165,11 @@ def chunk_spans(info: MediaInfo, options: SpeechOptions) -> ChunkSpans:
     return ChunkSpans(stream.index, total, list(itertools.pairwise(bounds)))
 
 
-def find_cut(
-    path: str | os.PathLike[str],
-    stream_index: int,
-    ideal_ms: int,
-    total_s: float,
-    options: SpeechOptions,
-) -> Cut:
-    """The cut near ``ideal_ms``, from the levels of its search span only (a short decode)."""
-    lo, hi = search_span(ideal_ms / 1000, total_s, options.chunk_s)
-    levels = frame_levels(path, stream_index, frame_s=FRAME_S, start=lo, duration=hi - lo)
-    return choose_cut(levels, lo, ideal_ms / 1000, vad=options.vad)
+def _levels_between(path: str | os.PathLike[str], stream_index: int) -> LevelsBetween:
+    """Levels of a span by a short decode of just that span."""
+    return lambda lo, hi: frame_levels(
+        path, stream_index, frame_s=FRAME_S, start=lo, duration=hi - lo
+    )
 
 
 def resolve_chunk(
@@ -184,10 +177,14 @@ def resolve_chunk(
 ) -> Chunk:
     """Chunk ``index`` with its borders moved to silences; its neighbours find the same
     borders on their own, so parallel tasks need nothing from each other."""
+    levels = _levels_between(path, spans.stream_index)
+
+    def cut(ms: int) -> Cut:
+        return cut_near(ms, spans.duration_s, options.chunk_s, levels, vad=options.vad)
+
     a_ms, b_ms = spans.spans[index]
-    a = find_cut(path, spans.stream_index, a_ms, spans.duration_s, options) if index else None
-    last = index == len(spans.spans) - 1
-    b = None if last else find_cut(path, spans.stream_index, b_ms, spans.duration_s, options)
+    a = cut(a_ms) if index else None
+    b = None if index == len(spans.spans) - 1 else cut(b_ms)
     return chunk_between(index, a, b, spans.duration_s, options.overlap_s)
 
 
@@ -197,11 +194,13 @@ def plan(
     """Choose the track and cut it into chunks at silences (each cut from a short decode
     around its nominal place). Raises StageNotApplicable (no audio)."""
     spans = chunk_spans(info or probe(path), options)
-    cuts = [
-        find_cut(path, spans.stream_index, a_ms, spans.duration_s, options)
-        for a_ms, _ in spans.spans[1:]
-    ]
-    chunks = chunks_from_cuts(cuts, spans.duration_s, options.overlap_s)
+    chunks = plan_chunks(
+        spans.duration_s,
+        _levels_between(path, spans.stream_index),
+        target_s=options.chunk_s,
+        overlap_s=options.overlap_s,
+        vad=options.vad,
+    )
     return SpeechPlan(spans.stream_index, spans.duration_s, chunks)
 
 
@@ -361,7 +360,7 @@ def finish(
     segments = stitch([(r.chunk, r.segments) for r in results])
     languages = [s.language for s in segments if s.language]
     main = max(set(languages), key=languages.count) if languages else options.language
-    warnings = list(speech_plan.warnings)
+    warnings: list[str] = []
     dropped: dict[str, int] = {}
     for r in sorted(results, key=lambda r: r.chunk.index):
         warnings += [w for w in r.warnings if w not in warnings]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analyzers.speech.base import Segment, Word
-from analyzers.speech.chunks import Chunk, plan_chunks, stitch
+from analyzers.speech.chunks import Chunk, levels_in_memory, plan_chunks, stitch
 from analyzers.speech.guards import apply_guards, collapse_repeats, strip_annotations
 from analyzers.speech.subtitles import to_srt, to_vtt
 from analyzers.speech.vad import VadOptions, active_regions, collect
@@ -64,7 +64,7 @@ def test_chunk_plan_cuts_in_silence_without_overlap() -> None:
     levels = np.full(int(90 / frame_s), -20.0, np.float32)
     levels[int(31 / frame_s) : int(32 / frame_s)] = -100.0  # the only silence near 30 s
     levels[int(62 / frame_s) : int(63 / frame_s)] = -100.0
-    chunks = plan_chunks(levels, frame_s=frame_s, target_s=30, search_s=10)
+    chunks = plan_chunks(90.0, levels_in_memory(levels), target_s=30, search_s=10)
     assert len(chunks) == 3
     assert abs(chunks[0].end - 31.5) < 0.05 and chunks[1].start == chunks[0].end  # no overlap
     assert abs(chunks[1].end - 62.5) < 0.05 and chunks[2].end == 90.0
@@ -72,7 +72,7 @@ def test_chunk_plan_cuts_in_silence_without_overlap() -> None:
 
 def test_chunk_plan_forces_overlapping_cut_without_silence() -> None:
     levels = np.full(int(60 / 0.02), -20.0, np.float32)  # wall-to-wall sound
-    chunks = plan_chunks(levels, target_s=30, search_s=5, overlap_s=2.0)
+    chunks = plan_chunks(60.0, levels_in_memory(levels), target_s=30, search_s=5, overlap_s=2.0)
     assert len(chunks) == 2
     a, b = chunks
     assert a.own_end == b.own_start

@@ -261,7 +261,7 @@ def merge_events(*events: dict) -> dict:
     return {"Records": [r for e in events for r in e["Records"]]}
 
 
-def flush_broker(url: str) -> None:
+def _flush_broker(url: str) -> None:
     if url.startswith("redis"):
         redis.Redis.from_url(url).flushdb()
         return
@@ -282,7 +282,7 @@ def fleet_factory(
     fleets: list[Fleet] = []
 
     def make(broker: str = REDIS_URL, s3_endpoint: str | None = None, **overrides: Any) -> Fleet:
-        flush_broker(broker)
+        _flush_broker(broker)
         suffix = uuid.uuid4().hex[:8]
         fields: dict[str, Any] = {
             "data_dir": tmp_path / "var",
@@ -320,7 +320,7 @@ def fleet_factory(
     yield make
     for f in fleets:
         f.close()
-        flush_broker(f.settings.broker_url)
+        _flush_broker(f.settings.broker_url)
     dispose_engines()
 
 
