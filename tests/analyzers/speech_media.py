@@ -23,8 +23,8 @@ def ffmpeg(*args: str) -> None:
     run("ffmpeg", "-nostdin", "-v", "error", "-y", *args)
 
 
-def espeak(text: str, out: Path, speed: int = 150) -> Path:
-    run("espeak-ng", "-s", str(speed), "-w", str(out), text)
+def espeak(text: str, out: Path, speed: int = 150, voice: str = "en") -> Path:
+    run("espeak-ng", "-v", voice, "-s", str(speed), "-w", str(out), text)
     return out
 
 
@@ -38,12 +38,15 @@ def silence(out: Path, seconds: float) -> Path:
     return out
 
 
-def sentences_with_gaps(out: Path, texts: list[str], gap_s: float, tmp: Path) -> Path:
-    """Each sentence spoken, separated by ``gap_s`` of digital silence, as 16 kHz WAV."""
+def sentences_with_gaps(
+    out: Path, texts: list[str], gap_s: float, tmp: Path, voices: list[str] | None = None
+) -> Path:
+    """Each sentence spoken (in its espeak-ng ``voices`` entry, English by default),
+    separated by ``gap_s`` of digital silence, as 16 kHz WAV."""
     inputs: list[str] = []
     parts: list[str] = []
     for i, text in enumerate(texts):
-        wav = espeak(text, tmp / f"s{i}.wav")
+        wav = espeak(text, tmp / f"s{i}.wav", voice=voices[i] if voices else "en")
         inputs += ["-i", str(wav)]
         parts.append(f"[{i}:a]aresample=16000,apad=pad_dur={gap_s}[a{i}]")
     chain = ";".join(parts) + ";" + "".join(f"[a{i}]" for i in range(len(texts)))
