@@ -155,8 +155,8 @@ def worker(kind: str, path: str) -> dict:
 
         scenes = scenedetect.detect(path, getattr(scenedetect, kind)())
         cuts = [s[0].frame_num for s in scenes[1:]]
-    elif kind in DECODE_FLOORS or kind == "ffmpeg-decode":
-        flags = DECODE_FLOORS.get(kind, ("", []))[1]
+    elif kind == "ffmpeg-decode" or kind in DECODE_FLOORS:
+        flags = DECODE_FLOORS[kind][1] if kind in DECODE_FLOORS else []
         subprocess.run(["ffmpeg", "-v", "error", *flags, "-i", path, "-f", "null", "-"], check=True)
     wall = time.perf_counter() - t0
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

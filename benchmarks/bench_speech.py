@@ -239,8 +239,13 @@ def worker(config: dict[str, Any]) -> dict[str, Any]:
 
     # What the pipeline hands the engine (levelled, VAD-joined audio and its decode options),
     # recorded on the timed sets so the engine comparison replays exactly that.
+    calls_file = Path(config["engine_calls"]) if raw_model is None else None
     recorded: list[tuple[np.ndarray, DecodeOptions]] = []
-    recording = RecordingBackend(backend, recorded) if raw_model is None else None
+    recording = (
+        RecordingBackend(backend, recorded)
+        if calls_file is not None and not calls_file.exists()
+        else None
+    )
 
     def run(path: str, chunk_s: float = 600.0, record: bool = False) -> tuple[str, int]:
         if raw_model is not None:
@@ -275,10 +280,11 @@ def worker(config: dict[str, Any]) -> dict[str, Any]:
         # the long programme then sends both engines through every fallback temperature).
         from analyzers.audio import load_audio
 
-        calls_file = Path(config["engine_calls"])
-        if not calls_file.exists():
+        assert calls_file is not None
+        if recording is not None:
             save_calls(calls_file, recorded)
-        out["engine_s"] = sum(time_calls(backend, load_calls(calls_file), config["reps"]))
+        calls = load_calls(calls_file)
+        out["engine_s"] = sum(time_calls(backend, calls, config["reps"]))
         raw_decode = DecodeOptions(language="en", beam_size=5)
         raw_calls = [
             (load_audio(path), raw_decode)
@@ -286,7 +292,7 @@ def worker(config: dict[str, Any]) -> dict[str, Any]:
             for path, _ in config["sets"][name]
         ]
         out["engine_raw_files_s"] = sum(time_calls(backend, raw_calls, config["reps"]))
-        out["engine_calls"] = len(recorded)
+        out["engine_calls"] = len(calls)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 

