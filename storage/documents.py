@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from storage import repository as repo
-from storage.models import AnalysisRun, Embedding, MaturityAssessment, Tag, Title
+from storage import review, vectors
+from storage.models import AnalysisRun, Title
 
 SCHEMA_VERSION = 1
 
@@ -41,6 +41,16 @@ def run_document(run: AnalysisRun) -> dict[str, Any]:
     }
 
 
+def final_rating(session: Session | None, title_id: int) -> str | None:
+    """``title.final_rating``: the editor's final rating of the first system decided
+    (derived from the rating decisions; ``null`` until an editor sets one)."""
+    if session is None:
+        return None
+    decided = [r for r in review.final_ratings(session, title_id) if r.is_final]
+    decided.sort(key=lambda r: (r.decision or {}).get("decided_at") or "")
+    return decided[0].rating if decided else None
+
+
 def title_summary(title: Title) -> dict[str, Any]:
     return {
         "id": title.id,
@@ -51,7 +61,8 @@ def title_summary(title: Title) -> dict[str, Any]:
         "size_bytes": title.size_bytes,
         "duration_s": title.duration_s,
         "source_uri": title.source_uri,
-        "final_rating": title.final_rating,
+        "final_rating": final_rating(object_session(title), title.id),
+        "locked_by": title.locked_by,
         "created_at": _iso(title.created_at),
         "updated_at": _iso(title.updated_at),
     }
@@ -60,9 +71,10 @@ def title_summary(title: Title) -> dict[str, Any]:
 def title_document(session: Session, title: Title) -> dict[str, Any]:
     tid = title.id
     runs = list(title.runs)
-    tags = session.scalars(select(Tag).where(Tag.title_id == tid).order_by(Tag.facet, Tag.label))
-    maturity = session.scalars(select(MaturityAssessment).where(MaturityAssessment.title_id == tid))
-    embeddings = session.scalars(select(Embedding).where(Embedding.title_id == tid))
+    tags = review.final_tags(session, tid, include_rejected=True)
+    ratings = review.final_ratings(session, tid)
+    spaces = {(s.name, s.version): s for s in vectors.list_spaces(session)}
+    embeddings = vectors.embeddings_of(session, tid)
     segments = repo.transcript_of(session, tid)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -139,6 +151,7 @@ def title_document(session: Session, title: Title) -> dict[str, Any]:
             a.kind: {"object_key": a.object_key, "content_type": a.content_type}
             for a in repo.list_artifacts(session, tid)
         },
+        # Decisions over proposals; a rejected label stays listed with its state.
         "tags": [
             {
                 "facet": t.facet,
@@ -148,20 +161,28 @@ def title_document(session: Session, title: Title) -> dict[str, Any]:
                 "review_state": t.review_state,
                 "evidence": t.evidence,
                 "taxonomy_version": t.taxonomy_version,
+                "severity": t.severity,
+                "model_score": t.model_score,
+                "decided_by": t.decided_by,
+                "decided_at": t.decided_at,
+                "disagreement": t.disagreement,
             }
             for t in tags
         ],
         "maturity": [
             {
-                "system": m.system,
-                "rating": m.rating,
-                "confidence": m.confidence,
-                "descriptors": m.descriptors,
-                "source": m.source,
-                "is_final": m.is_final,
+                "system": r.system,
+                "rating": r.rating,
+                "confidence": r.confidence,
+                "descriptors": (r.suggested or {}).get("drivers", []),
+                "source": "editor" if r.is_final else "model",
+                "is_final": r.is_final,
+                "min_age": r.min_age,
+                "needs_review": r.needs_review,
             }
-            for m in maturity
+            for r in ratings
         ],
+        "ratings": [r.to_dict() for r in ratings],
         "embeddings": [
             {
                 "space": e.space,
@@ -169,6 +190,7 @@ def title_document(session: Session, title: Title) -> dict[str, Any]:
                 "ref": e.ref_idx,
                 "model_version": e.model_version,
                 "dim": e.dim,
+                "status": getattr(spaces.get((e.space, e.model_version)), "status", None),
             }
             for e in embeddings
         ],

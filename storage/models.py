@@ -95,7 +95,9 @@ class Title(Base):
     status: Mapped[str] = mapped_column(String(32), default=TitleStatus.PENDING, index=True)
     duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     media_info: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
-    final_rating: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # An editor's lock: no re-analysis of this title is started while it is set.
+    locked_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    locked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -251,66 +253,132 @@ class TitleArtifact(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Tag(Base):
-    """A mood/tone/maturity-descriptor tag. Editor decisions are never overwritten by models."""
+class TagProposal(Base):
+    """What one analysis run proposed for a title: replaced as a whole by the next run.
 
-    __tablename__ = "tags"
+    Editors never write here; their decisions live in :class:`TagDecision`, so a
+    re-analysis can never erase them."""
+
+    __tablename__ = "tag_proposals"
     __table_args__ = (
         UniqueConstraint("title_id", "facet", "label"),
-        Index("ix_tags_facet_label", "facet", "label"),
+        Index("ix_tag_proposals_facet_label", "facet", "label"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     title_id: Mapped[int] = mapped_column(ForeignKey("titles.id", ondelete="CASCADE"), index=True)
-    facet: Mapped[str] = mapped_column(String(64))  # mood|tone|maturity|genre|...
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_runs.id", ondelete="SET NULL"), nullable=True
+    )
+    facet: Mapped[str] = mapped_column(String(64))  # mood|tone|maturity
     label: Mapped[str] = mapped_column(String(128))
-    score: Mapped[float | None] = mapped_column(Float, nullable=True)
-    source: Mapped[str] = mapped_column(String(16), default="model")  # model|editor
-    review_state: Mapped[str] = mapped_column(
-        String(16), default="pending"
-    )  # pending|approved|rejected
-    evidence: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # scenes, quotes
-    taxonomy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    score: Mapped[float] = mapped_column(Float)
+    # maturity descriptors carry a severity level (none|mild|moderate|strong|severe)
+    severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    evidence: Mapped[list[Any]] = mapped_column(JsonType, default=list)  # scenes, times, quotes
     model_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("analysis_runs.id", ondelete="SET NULL"), nullable=True
-    )
-    reviewed_by: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    taxonomy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    taxonomy_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
 
 
-class MaturityAssessment(Base):
-    __tablename__ = "maturity_assessments"
-    __table_args__ = (UniqueConstraint("title_id", "system", "source"),)
+class TagDecision(Base):
+    """An editor's decision on a (facet, label) of a title: approve, reject, edit or add.
+    The latest decision per label stands; the audit log keeps every earlier one."""
+
+    __tablename__ = "tag_decisions"
+    __table_args__ = (UniqueConstraint("title_id", "facet", "label"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     title_id: Mapped[int] = mapped_column(ForeignKey("titles.id", ondelete="CASCADE"), index=True)
-    system: Mapped[str] = mapped_column(String(32))  # e.g. mpa, bbfc, tv, internal
-    rating: Mapped[str] = mapped_column(String(32))
-    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
-    descriptors: Mapped[list[Any]] = mapped_column(JsonType, default=list)
-    evidence: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
-    source: Mapped[str] = mapped_column(String(16), default="model")  # model|editor
-    is_final: Mapped[bool] = mapped_column(Boolean, default=False)
-    taxonomy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    run_id: Mapped[int | None] = mapped_column(
-        ForeignKey("analysis_runs.id", ondelete="SET NULL"), nullable=True
-    )
+    facet: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(16))  # approve|reject|edit|add
+    # edit: the label and/or severity the editor put in place of the model's
+    new_label: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    severity: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The proposal's score when the editor decided: later runs are compared against it.
+    proposal_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     decided_by: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+    decided_by_name: Mapped[str] = mapped_column(String(320))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RatingSuggestion(Base):
+    """The model's suggested rating for one rating system, replaced by each run."""
+
+    __tablename__ = "rating_suggestions"
+    __table_args__ = (UniqueConstraint("title_id", "system"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title_id: Mapped[int] = mapped_column(ForeignKey("titles.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_runs.id", ondelete="SET NULL"), nullable=True
+    )
+    system: Mapped[str] = mapped_column(String(32))  # mpaa|tv|bbfc
+    rating: Mapped[str] = mapped_column(String(32))
+    min_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=True)
+    drivers: Mapped[list[Any]] = mapped_column(JsonType, default=list)  # descriptors + evidence
+    reasons: Mapped[list[Any]] = mapped_column(JsonType, default=list)  # sentences for people
+    taxonomy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    taxonomy_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RatingDecision(Base):
+    """An editor's final rating for one system. It always wins over the suggestion, and no
+    re-analysis changes it."""
+
+    __tablename__ = "rating_decisions"
+    __table_args__ = (UniqueConstraint("title_id", "system"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title_id: Mapped[int] = mapped_column(ForeignKey("titles.id", ondelete="CASCADE"), index=True)
+    system: Mapped[str] = mapped_column(String(32))
+    rating: Mapped[str] = mapped_column(String(32))
+    min_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # The suggestion standing when the editor decided: a stricter later one is shown.
+    suggested_rating: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    decided_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_by_name: Mapped[str] = mapped_column(String(320))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SpaceStatus:
+    BUILDING = "building"
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class EmbeddingSpace(Base):
+    """A named, versioned vector space (``name@version``). One version of a name is active;
+    a new one is built beside it and flipped atomically (see ``activate_space``)."""
+
+    __tablename__ = "embedding_spaces"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))  # visual|text|profile|style|fused
+    version: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[str] = mapped_column(String(16), default="cosine")
+    model: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=SpaceStatus.BUILDING, index=True)
+    # standardisation statistics, fusion weights...: versioned with the space
+    params: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Embedding(Base):
     """A vector in a named space. Stored as little-endian float32 bytes (portable)."""
 
     __tablename__ = "embeddings"
-    __table_args__ = (UniqueConstraint("title_id", "space", "scope", "ref_idx"),)
+    __table_args__ = (UniqueConstraint("title_id", "space", "scope", "ref_idx", "model_version"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     title_id: Mapped[int] = mapped_column(ForeignKey("titles.id", ondelete="CASCADE"), index=True)
     space: Mapped[str] = mapped_column(String(64), index=True)  # e.g. text-minilm, visual-clip

@@ -20,9 +20,15 @@ def run_migrations_online() -> None:
     with engine_for(url).connect() as conn:
         _run(conn)
         conn.commit()
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")  # pooled: hand it back as it came
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    if connection.dialect.name == "sqlite":
+        # SQLite alters a table by copying it and dropping the original: with foreign keys
+        # on, that drop would cascade into every child row (a title's shots, decisions...).
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
