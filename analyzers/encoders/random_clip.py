@@ -1,0 +1,88 @@
+"""A CLIP with random weights, saved as a local checkpoint, for tests and benchmarks only.
+
+No CLIP/SigLIP weights ship offline here, so the loading, batching and caching code is tested
+and timed on a randomly initialised model of the right shape. Its scores mean nothing and it
+is never used to tag a title. The tokenizer is byte-level BPE with no merges (one token per
+character): the real tokenizer's files are not available either."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+# Sizes of a ViT-B/32 CLIP (openai/clip-vit-base-patch32) and of a tiny one for unit tests.
+SHAPES: dict[str, dict[str, Any]] = {
+    "vit-b-32": {
+        "text": dict(
+            hidden_size=512, intermediate_size=2048, num_attention_heads=8, num_hidden_layers=12
+        ),
+        "vision": dict(
+            hidden_size=768,
+            intermediate_size=3072,
+            num_attention_heads=12,
+            num_hidden_layers=12,
+            image_size=224,
+            patch_size=32,
+        ),
+        "projection_dim": 512,
+    },
+    "tiny": {
+        "text": dict(
+            hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2
+        ),
+        "vision": dict(
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            image_size=32,
+            patch_size=8,
+        ),
+        "projection_dim": 16,
+    },
+}
+
+
+def byte_level_tokenizer():
+    """A CLIP tokenizer whose vocabulary is the 256 byte symbols (plus end-of-word forms)."""
+    from transformers import CLIPTokenizer
+    from transformers.convert_slow_tokenizer import bytes_to_unicode
+
+    symbols = sorted(set(bytes_to_unicode().values()))
+    vocab = {s: i for i, s in enumerate([*symbols, *(s + "</w>" for s in symbols)])}
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    return CLIPTokenizer(vocab=vocab, merges=[])
+
+
+def save_random_clip(directory: str | Path, shape: str = "tiny", seed: int = 0) -> Path:
+    """Write a randomly initialised CLIP (model, tokenizer, PIL image processor) to
+    ``directory``, loadable with ``from_pretrained(directory, local_files_only=True)``."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
+
+    spec = SHAPES[shape]
+    tok = byte_level_tokenizer()
+    ids = {
+        "vocab_size": len(tok),
+        "max_position_embeddings": 77,
+        "bos_token_id": tok.convert_tokens_to_ids("<|startoftext|>"),
+        "eos_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
+        "pad_token_id": tok.convert_tokens_to_ids("<|endoftext|>"),
+    }
+    config = CLIPConfig(
+        text_config={**spec["text"], **ids},
+        vision_config=spec["vision"],
+        projection_dim=spec["projection_dim"],
+    )
+    torch.manual_seed(seed)
+    model = CLIPModel(config).eval()
+    side = spec["vision"]["image_size"]
+    # The PIL processor: the default (torchvision) one does not load on this machine.
+    images = CLIPImageProcessorPil(
+        size={"shortest_edge": side}, crop_size={"height": side, "width": side}
+    )
+    out = Path(directory)
+    model.save_pretrained(out)
+    CLIPProcessor(image_processor=images, tokenizer=tok).save_pretrained(out)
+    return out
