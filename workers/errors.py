@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from analyzers.errors import AnalysisError, BadMediaError
 from storage.objects import InvalidObjectKey, ObjectNotFound
+from taxonomy import TaxonomyError
 
 
 class TransientError(Exception):
@@ -63,6 +64,8 @@ def describe(err: BaseException, stage: str | None = None) -> Failure:
         return Failure("time_limit", f"{where}time limit exceeded: {err}", permanent=True)
     if isinstance(err, BadMediaError | InvalidObjectKey):
         return Failure(err.code, f"{where}{_one_line(err)}", permanent=True)
+    if isinstance(err, TaxonomyError):
+        return Failure("taxonomy_invalid", f"{where}{_one_line(err)}", permanent=True)
     if isinstance(err, AnalysisError):
         return Failure(err.code, f"{where}{_one_line(err)}", permanent=True)
     if isinstance(err, ObjectNotFound):

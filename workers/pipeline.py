@@ -26,7 +26,7 @@ from workers.errors import describe
 from workers.services import derived_store, store_for_uri
 from workers.settings import Settings
 from workers.stages import STAGES, Stage, StageContext
-from workers.stages.base import Throttle, cache_key
+from workers.stages.base import Throttle, load_taxonomy, stage_key
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,11 @@ def run_stage(
         title = run.title
         sha = title.content_sha256
         info = MediaInfo.from_dict(title.media_info) if title.media_info else None
-        version = stage.version(settings)
-        key = cache_key(sha, stage.name, version)
         title_id = title.id
+        sk = stage_key(session, settings, stage, title_id, sha)
+        version, key = sk.version, sk.key
+        if sk.taxonomy is not None:
+            run.taxonomy_version = sk.taxonomy
         if repo.find_stage_result(session, title_id, stage.name, key) is not None:
             repo.update_stage(
                 session, run, stage.name, status=StageStatus.SUCCEEDED, cached=True, progress=1.0
@@ -243,8 +245,19 @@ def fail_run(settings: Settings, run_id: int, error: BaseException) -> str:
     return RunStatus.FAILED
 
 
+def preflight(settings: Settings, stages: Sequence[Stage] = STAGES) -> None:
+    """Refuse to start a run whose inputs are broken before any stage runs: a taxonomy file
+    with an error fails the run with the file, the path in it and the error."""
+    if any(s.uses_taxonomy for s in stages):
+        load_taxonomy(settings)
+
+
 def run_pipeline(settings: Settings, run_id: int) -> str:
     """Run every stage of a run in this process, in order. Returns the final run status."""
+    try:
+        preflight(settings)
+    except Exception as err:
+        return fail_run(settings, run_id, err)
     start(settings, run_id)
     with session_scope(settings.effective_database_url) as session:
         run = repo.get_run(session, run_id)
@@ -274,8 +287,8 @@ def context_for(
         if run is None:
             raise LookupError(f"run {run_id} not found")
         title = run.title
-        version = stage.version(settings)
-        key = cache_key(title.content_sha256, stage.name, version)
+        sk = stage_key(session, settings, stage, title.id, title.content_sha256)
+        version, key = sk.version, sk.key
         done = repo.find_stage_result(session, title.id, stage.name, key) is not None
         ctx = StageContext(
             settings=settings,

@@ -72,7 +72,10 @@ class Settings(BaseSettings):
 
     # --- analysis ------------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    taxonomy_version: str = "builtin"
+    taxonomy: Path | None = Field(
+        None,
+        description="A taxonomy YAML file (COLDSTART_TAXONOMY); empty: the packaged one.",
+    )
 
     # --- shots and scenes (analyzers/shots, workers/stages/shots.py) --------------------------
     shot_detector: Literal["auto", "fast", "transnetv2"] = Field(

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+import taxonomy
 from analyzers.probe import MediaInfo
 from storage import repository as repo
 from storage.db import session_scope
@@ -87,8 +88,11 @@ class Stage:
     weight: float = 1.0
     # Model name/version and parameters that change the output: part of the cache key.
     version: Callable[[Settings], str] = lambda _settings: "1"
-    # Stages whose stored output this one reads.
+    # Stages whose stored output this one reads: their cache keys are part of this one's,
+    # so an upstream change (a model, a parameter) recomputes exactly what depends on it.
     after: tuple[str, ...] = ()
+    # Reads the taxonomy: its fingerprint is part of the cache key, and runs record it.
+    uses_taxonomy: bool = False
     # Processing seconds per media second this stage may need, relative to the fleet's
     # ``task_time_factor``: scales its soft and hard time limits with the title's duration.
     time_factor: float = 1.0
@@ -137,10 +141,53 @@ def time_chunks(duration_s: float, chunk_s: float) -> list[range]:
     return [range(bounds[k], bounds[k + 1]) for k in range(n)]
 
 
-def cache_key(content_sha256: str, stage: str, version: str) -> str:
-    """Idempotency key: (content hash, stage, model version and parameters)."""
-    raw = json.dumps([content_sha256, stage, version], separators=(",", ":"))
+def cache_key(content_sha256: str, stage: str, version: str, inputs: dict | None = None) -> str:
+    """Idempotency key: (content hash, stage, model version and parameters, and what the
+    stage reads: its upstream stages' keys and the taxonomy fingerprint). A stage that reads
+    nothing keeps the three-part key, so its stored results stay valid."""
+    parts: list = [content_sha256, stage, version]
+    if inputs:
+        parts.append(inputs)
+    raw = json.dumps(parts, separators=(",", ":"), sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def load_taxonomy(settings: Settings) -> taxonomy.Taxonomy:
+    """The taxonomy these settings name (``COLDSTART_TAXONOMY``) or the packaged one;
+    raises ``TaxonomyError`` naming the file, the path in it and the error."""
+    return taxonomy.load(settings.taxonomy)
+
+
+def taxonomy_label(tax: taxonomy.Taxonomy) -> str:
+    """What a run records as its ``taxonomy_version``: version and fingerprint prefix."""
+    return f"{tax.version}@{tax.fingerprint[:16]}"
+
+
+@dataclass(frozen=True)
+class StageKey:
+    key: str
+    version: str
+    taxonomy: str | None  # taxonomy_label() when the stage reads the taxonomy
+
+
+def stage_key(
+    session: Session, settings: Settings, stage: Stage, title_id: int, sha: str
+) -> StageKey:
+    """A stage's cache key for a title, from its own version, the keys of the upstream
+    results actually stored (``none`` where an upstream stage has none, e.g. skipped) and
+    the taxonomy fingerprint. Upstream keys are transitive: each covers its own inputs."""
+    version = stage.version(settings)
+    inputs: dict = {}
+    if stage.after:
+        inputs["after"] = {
+            name: repo.current_stage_key(session, title_id, name) or "none" for name in stage.after
+        }
+    label = None
+    if stage.uses_taxonomy:
+        tax = load_taxonomy(settings)
+        inputs["taxonomy"] = tax.fingerprint
+        label = taxonomy_label(tax)
+    return StageKey(cache_key(sha, stage.name, version, inputs), version, label)
 
 
 class Throttle:

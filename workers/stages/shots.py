@@ -11,6 +11,8 @@ adaptive detector on CPU) and ``shot_chunk_s``; both default when the settings l
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict
 from typing import Any
 
@@ -18,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from analyzers.frames import video_info
 from analyzers.shots import RangeResult, ShotAnalysis, ShotOptions, detect_range, finalize
+from analyzers.shots.analyze import resolve_detector
 from storage import repository as repo
 from storage.objects import put_bytes
 from workers.settings import Settings
@@ -31,6 +34,15 @@ def shot_options(settings: Settings) -> ShotOptions:
         detector=settings.shot_detector,
         device=None if settings.device == "auto" else settings.device,
     )
+
+
+def shots_version(settings: Settings) -> str:
+    """Names the detector that runs on this worker (``auto`` is TransNetV2 where CUDA is,
+    the adaptive detector elsewhere) and a digest of every option that shapes the output."""
+    options = shot_options(settings)
+    params = {k: v for k, v in asdict(options).items() if k != "device"}
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    return f"2:{resolve_detector(options)}:{digest}"
 
 
 def _chunk_s(settings: Settings) -> float:
@@ -153,7 +165,7 @@ STAGE = Stage(
     run=chunked_run(plan, run_chunk, merge),
     queue="cpu",  # "gpu" workers run TransNetV2 when shot_detector is auto or transnetv2
     weight=0.4,
-    version=lambda settings: f"1:{shot_options(settings).detector}",
+    version=shots_version,
     after=("probe",),
     plan_chunks=plan,
     run_chunk=run_chunk,
