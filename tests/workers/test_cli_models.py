@@ -49,3 +49,63 @@ def test_push_to_the_store_then_install_from_it(tmp_path: Path, monkeypatch) -> 
     assert res.exit_code == 0, res.output
     assert (other / "m1" / "model.bin").read_bytes() == b"w" * 4096
     get_settings.cache_clear()
+
+
+def _lines_for(output: str, name: str) -> list[str]:
+    """The model's row and the enables/disables row under it."""
+    lines = output.splitlines()
+    i = next(i for i, line in enumerate(lines) if line.split()[:1] == [name])
+    return lines[i : i + 2]
+
+
+def test_list_shows_every_model_with_its_state_and_what_a_missing_one_disables(
+    tmp_path: Path,
+) -> None:
+    from analyzers.models import REGISTRY
+
+    empty = tmp_path / "models"
+    res = runner.invoke(
+        models_app,
+        ["list", "--models-dir", str(empty), "--vision-model", str(tmp_path / "no-clip")],
+    )
+    assert res.exit_code == 0, res.output
+    for name in REGISTRY:
+        assert _lines_for(res.output, name), name
+    for name in ("tiny.en", "transnetv2", "nudenet", "minilm"):
+        row, effect = _lines_for(res.output, name)
+        assert row.split()[2] == "present" and effect.strip().startswith("enables:"), row
+    row, effect = _lines_for(res.output, "vision-language")
+    assert row.split()[2] == "missing" and "no such folder" in row
+    assert effect.strip() == "disables: vision-language tags and visual embeddings: absent"
+    assert "missing: " in res.output.splitlines()[-1]
+    assert "vision-language: vision-language tags" in res.output.splitlines()[-1]
+
+
+def test_list_and_verify_a_tiny_random_clip_by_local_path(tmp_path: Path) -> None:
+    """A tiny randomly initialised CLIP stands in for real vision weights (none ship offline)."""
+    from analyzers.encoders.random_clip import save_random_clip
+
+    clip = save_random_clip(tmp_path / "clip", "tiny")
+    args = ["--models-dir", str(tmp_path / "models"), "--vision-model", str(clip)]
+    res = runner.invoke(models_app, ["list", *args])
+    row, effect = _lines_for(res.output, "vision-language")
+    assert row.split()[2] == "present" and str(clip) in row
+    assert effect.strip().startswith("enables: vision-language tags")
+    res = runner.invoke(models_app, ["verify", "vision-language", "nudenet", *args])
+    assert res.exit_code == 0, res.output
+    assert "vision-language: ok" in res.output and "nudenet: ok" in res.output
+    (clip / "model.safetensors").unlink()
+    res = runner.invoke(models_app, ["verify", "vision-language", *args])
+    assert res.exit_code == 1 and "vision-language: damaged" in res.output
+
+
+def test_install_of_a_packaged_model_says_where_it_is_or_what_is_lost(tmp_path: Path) -> None:
+    args = ["--models-dir", str(tmp_path / "models")]
+    res = runner.invoke(models_app, ["install", "nudenet", *args])
+    assert res.exit_code == 0 and "nudenet is present" in res.output and "320n.onnx" in res.output
+    res = runner.invoke(
+        models_app, ["install", "vision-language", *args, "--vision-model", "org/not-cached"]
+    )
+    assert res.exit_code == 1
+    assert "not in the local Hugging Face cache" in res.output
+    assert "vision-language tags and visual embeddings: absent" in res.output
