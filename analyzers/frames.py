@@ -18,15 +18,14 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 import cv2
-import ffmpeg
 import numpy as np
 
 from analyzers.errors import BadMediaError, StageNotApplicable
+from analyzers.probe import MediaInfo, run_ffprobe
 
 PixFmt = Literal["rgb24", "bgr24", "gray"]
 _CHANNELS = {"rgb24": 3, "bgr24": 3, "gray": 1}
@@ -81,62 +80,42 @@ class DecodeOptions:
     sample_every: int = 5
 
 
-def _rate(value: str | None) -> float:
-    try:
-        return float(Fraction(value)) if value and value not in ("0/0", "0") else 0.0
-    except (ValueError, ZeroDivisionError):
-        return 0.0
-
-
-def _rotation(stream: dict[str, Any]) -> int:
-    for side in stream.get("side_data_list") or []:
-        if "rotation" in side:
-            return int(-float(side["rotation"])) % 360
-    tag = (stream.get("tags") or {}).get("rotate")
-    return int(float(tag)) % 360 if tag else 0
+def video_info_of(media: MediaInfo) -> VideoInfo | None:
+    """The decoder's view of the primary video stream, from the probe's media info (no
+    second ffprobe). None when ``media`` predates the recorded container start time.
+    Raises StageNotApplicable when there is no video stream."""
+    s = media.primary_video
+    if s is None:
+        raise StageNotApplicable("no video stream")
+    if media.start_time is None:
+        return None
+    if s.width <= 0 or s.height <= 0:
+        raise BadMediaError("video stream has no picture size")
+    w, h = s.width, s.height
+    if s.sample_aspect_ratio != 1.0:
+        w = round(w * s.sample_aspect_ratio)
+    if s.rotation % 180 == 90:
+        w, h = h, w
+    return VideoInfo(
+        stream_index=s.index,
+        codec=s.codec,
+        width=w,
+        height=h,
+        rotation=s.rotation,
+        fps=s.fps or s.avg_fps or 25.0,
+        avg_fps=s.avg_fps or s.fps or 25.0,
+        start_time=media.start_time,
+        duration_s=media.duration_s,
+        variable_frame_rate=s.variable_frame_rate,
+        frame_count=s.frame_count,
+    )
 
 
 def video_info(path: str | os.PathLike[str]) -> VideoInfo:
     """Probe the primary video stream. Raises StageNotApplicable when there is none."""
-    try:
-        data = ffmpeg.probe(str(path))
-    except ffmpeg.Error as err:
-        lines = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        raise BadMediaError(f"not a readable media file ({lines[-1] if lines else '?'})") from err
-    streams = [
-        s
-        for s in data.get("streams", [])
-        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
-    ]
-    if not streams:
-        raise StageNotApplicable("no video stream")
-    s = next((s for s in streams if (s.get("disposition") or {}).get("default")), streams[0])
-    w, h = int(s.get("width") or 0), int(s.get("height") or 0)
-    if w <= 0 or h <= 0:
-        raise BadMediaError("video stream has no picture size")
-    sar = _rate(s.get("sample_aspect_ratio")) or 1.0
-    w = round(w * sar) if sar != 1.0 else w
-    rotation = _rotation(s)
-    if rotation % 180 == 90:
-        w, h = h, w
-    fmt = data.get("format") or {}
-    fps, avg = _rate(s.get("r_frame_rate")), _rate(s.get("avg_frame_rate"))
-    start = float(fmt.get("start_time") or s.get("start_time") or 0.0)
-    duration = float(fmt.get("duration") or s.get("duration") or 0.0)
-    nb = s.get("nb_frames")
-    return VideoInfo(
-        stream_index=int(s["index"]),
-        codec=s.get("codec_name", "unknown"),
-        width=w,
-        height=h,
-        rotation=rotation,
-        fps=fps or avg or 25.0,
-        avg_fps=avg or fps or 25.0,
-        start_time=start,
-        duration_s=duration,
-        variable_frame_rate=bool(fps and avg and abs(fps - avg) / fps > 0.01),
-        frame_count=int(nb) if nb and str(nb).isdigit() else None,
-    )
+    info = video_info_of(run_ffprobe(path))
+    assert info is not None  # a fresh probe records the start time
+    return info
 
 
 def output_size(info: VideoInfo, width: int | None, height: int | None) -> tuple[int, int]:

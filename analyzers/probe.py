@@ -37,6 +37,7 @@ class VideoStream:
     frame_count: int | None = None
     duration_s: float | None = None
     is_default: bool = False
+    sample_aspect_ratio: float = 1.0  # pixel shape: displayed width = width * this
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -75,6 +76,9 @@ class MediaInfo:
     video: list[VideoStream] = field(default_factory=list)
     audio: list[AudioStream] = field(default_factory=list)
     subtitles: list[SubtitleStream] = field(default_factory=list)
+    # Container start: decoders report PTS relative to it. None in media info stored before
+    # it was recorded (readers then probe the file themselves).
+    start_time: float | None = None
 
     @property
     def primary_video(self) -> VideoStream | None:
@@ -102,10 +106,12 @@ class MediaInfo:
             video=[VideoStream(**v) for v in data.get("video", [])],
             audio=[AudioStream(**a) for a in data.get("audio", [])],
             subtitles=[SubtitleStream(**s) for s in data.get("subtitles", [])],
+            start_time=data.get("start_time"),
         )
 
 
-def _rate(value: str | None) -> float:
+def rate(value: str | None) -> float:
+    """An ffprobe rational ("30000/1001") as a float; 0.0 when absent or undefined."""
     if not value or value in ("0/0", "0"):
         return 0.0
     try:
@@ -121,7 +127,7 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def _rotation(stream: dict[str, Any]) -> int:
+def rotation(stream: dict[str, Any]) -> int:
     """Rotation in degrees clockwise, from the display matrix side data or the old tag."""
     for side in stream.get("side_data_list", []) or []:
         if "rotation" in side:
@@ -144,7 +150,7 @@ def _bit_depth(stream: dict[str, Any]) -> int | None:
 
 def _is_vfr(stream: dict[str, Any]) -> bool:
     """ffprobe's r_frame_rate is the lowest common rate; a gap to the average means VFR."""
-    r, avg = _rate(stream.get("r_frame_rate")), _rate(stream.get("avg_frame_rate"))
+    r, avg = rate(stream.get("r_frame_rate")), rate(stream.get("avg_frame_rate"))
     if r <= 0 or avg <= 0:
         return False
     return abs(r - avg) / r > 0.01
@@ -171,16 +177,17 @@ def parse_ffprobe(data: dict[str, Any], size_bytes: int) -> MediaInfo:
                     codec=s.get("codec_name", "unknown"),
                     width=int(s.get("width") or 0),
                     height=int(s.get("height") or 0),
-                    fps=_rate(s.get("r_frame_rate")),
-                    avg_fps=_rate(s.get("avg_frame_rate")),
+                    fps=rate(s.get("r_frame_rate")),
+                    avg_fps=rate(s.get("avg_frame_rate")),
                     variable_frame_rate=_is_vfr(s),
-                    rotation=_rotation(s),
+                    rotation=rotation(s),
                     pix_fmt=s.get("pix_fmt"),
                     bit_depth=_bit_depth(s),
                     profile=s.get("profile"),
                     frame_count=int(frames) if frames and str(frames).isdigit() else None,
                     duration_s=_float(s.get("duration")),
                     is_default=default,
+                    sample_aspect_ratio=rate(s.get("sample_aspect_ratio")) or 1.0,
                 )
             )
         elif kind == "audio":
@@ -216,6 +223,7 @@ def parse_ffprobe(data: dict[str, Any], size_bytes: int) -> MediaInfo:
         video=video,
         audio=audio,
         subtitles=subs,
+        start_time=_float(fmt.get("start_time")) or 0.0,
     )
 
 
@@ -243,6 +251,20 @@ def validate(info: MediaInfo) -> None:
         raise BadMediaError("the file has no playable duration", code="zero_duration")
 
 
+def run_ffprobe(path: str | os.PathLike[str]) -> MediaInfo:
+    """ffprobe ``path`` into :class:`MediaInfo`, unvalidated (the one ffprobe parser)."""
+    p = Path(path)
+    try:
+        data = ffmpeg.probe(str(p))
+    except ffmpeg.Error as err:
+        detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        last = detail[-1] if detail else "unreadable"
+        # ffprobe prefixes messages with the path; keep only the reason.
+        reason = last.split(": ", 1)[-1] if str(p) in last else last
+        raise BadMediaError(f"not a readable media file ({reason})", code="unreadable") from err
+    return parse_ffprobe(data, p.stat().st_size if p.exists() else 0)
+
+
 def probe(path: str | os.PathLike[str]) -> MediaInfo:
     """Probe ``path`` and validate it as a title. Raises :class:`BadMediaError` on bad input."""
     p = Path(path)
@@ -253,15 +275,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         raise BadMediaError("empty file (0 bytes)", code="empty")
     if _looks_like_mp4(p):
         check_mp4_complete(p)
-    try:
-        data = ffmpeg.probe(str(p))
-    except ffmpeg.Error as err:
-        detail = (err.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        last = detail[-1] if detail else "unreadable"
-        # ffprobe prefixes messages with the path; keep only the reason.
-        reason = last.split(": ", 1)[-1] if str(p) in last else last
-        raise BadMediaError(f"not a readable media file ({reason})", code="unreadable") from err
-    info = parse_ffprobe(data, size)
+    info = run_ffprobe(p)
     validate(info)
     return _with_sampled_vfr(p, info)
 

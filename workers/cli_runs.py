@@ -13,9 +13,9 @@ from storage import repository as repo
 from storage.db import session_scope
 from storage.documents import run_document
 from storage.models import RunStatus
+from workers.attempts import AttemptRefused, new_attempt
 from workers.cli_render import console, err_console, watch_run
 from workers.dispatch import dispatch_run
-from workers.settings import Settings
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
@@ -66,7 +66,11 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         """Start a new attempt for a run's title. Stages whose results are stored (same
         content and model version) are reused, so only what failed runs again."""
         settings = prepare()
-        new_id = new_attempt(settings, run, force=force)
+        try:
+            new_id = new_attempt(settings, run, force=force)
+        except AttemptRefused as err:
+            err_console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(EXIT_INPUT) from err
         err_console.print(f"run {new_id}: new attempt of run {run}")
         thread = dispatch_run(settings, new_id)
         if thread is not None or wait:
@@ -89,18 +93,3 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         if doc["status"] == RunStatus.FAILED:
             err_console.print(f"[red]error:[/red] {doc['error']}")
             raise typer.Exit(EXIT_FAILED)
-
-
-def new_attempt(settings: Settings, run_id: int, *, force: bool = False) -> int:
-    with session_scope(settings.effective_database_url) as session:
-        run = repo.get_run(session, run_id)
-        if run is None:
-            err_console.print(f"[red]error:[/red] no run {run_id}")
-            raise typer.Exit(EXIT_INPUT)
-        if run.status not in RunStatus.FINISHED and not force:
-            err_console.print(
-                f"[red]error:[/red] run {run_id} is {run.status}; use --force to start another"
-            )
-            raise typer.Exit(EXIT_INPUT)
-        attempts = max(r.attempt for r in run.title.runs)
-        return repo.create_run(session, run.title, params=run.params, attempt=attempts + 1).id

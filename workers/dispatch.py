@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from workers.pipeline import run_pipeline
+from workers.queueing import enqueue_run
 from workers.settings import Settings
 
 
@@ -17,7 +18,5 @@ def dispatch_run(settings: Settings, run_id: int) -> threading.Thread | None:
         )
         thread.start()
         return thread
-    from workers.tasks import enqueue_run  # the fleet's Celery canvas
-
-    enqueue_run(settings, run_id)
+    enqueue_run(settings, run_id)  # by task name: no import of the tasks (and their stages)
     return None

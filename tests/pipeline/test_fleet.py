@@ -104,7 +104,7 @@ def enriched_end_to_end(fleet: Fleet, clip: Path, expect: set[str] = frozenset()
     assert [e["topic"] for e in events] == ["title.enriched"]
     assert events[0]["payload"]["title_id"] == run["title_id"]
     # A new attempt (`coldstart retry`) reuses every stored stage result.
-    from workers.cli_runs import new_attempt
+    from workers.attempts import new_attempt
     from workers.queueing import enqueue_run
 
     enqueue_run(fleet.settings, new_attempt(fleet.settings, run["id"]))
@@ -363,7 +363,7 @@ def test_sweep_requeues_lost_runs_and_fails_silent_ones(fleet_factory, clips) ->
     """The sweep's run checks: a queued run whose broker message was lost is sent again and
     completes; a run silent for longer than ``stale_run_s`` (its worker and its errback
     both gone) is failed with a reason naming ``coldstart retry``, and a retry completes."""
-    from workers.cli_runs import new_attempt
+    from workers.attempts import new_attempt
     from workers.queueing import enqueue_run
     from workers.triggers import sweep_incoming
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from analyzers.frames import video_info
+from analyzers.frames import video_info, video_info_of
 from analyzers.shots import RangeResult, ShotAnalysis, ShotOptions, detect_range, finalize
 from analyzers.shots.analyze import resolve_detector
 from storage import repository as repo
@@ -62,6 +62,7 @@ def run_chunk(ctx: StageContext, r: range) -> dict[str, Any]:
         start_s=r.start / 1000 or None,
         end_s=None if last else r.stop / 1000,  # the last chunk keeps every trailing frame
         progress=ctx.progress,
+        info=video_info_of(ctx.info) if ctx.info else None,  # the probe's: no second ffprobe
     )
     return part.to_json()
 
