@@ -1,0 +1,2 @@
+"""Fusion: signals + taxonomy -> tags with evidence, the mood arc, artwork candidates and
+conservative rating suggestions (``ratings``)."""
