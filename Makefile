@@ -4,14 +4,21 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install system services demo test lint format bench bench-scenes bench-speech bench-pipeline clean
+.PHONY: install lock check-lock system services demo test lint format bench bench-scenes bench-speech bench-pipeline clean
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install-python.sh
+$(STAMP): pyproject.toml requirements.lock scripts/install-python.sh
 	scripts/install-system.sh
 	scripts/install-python.sh
 	@touch $(STAMP)
+
+# Re-resolve requirements.lock after pyproject.toml changed (LOCK_UPGRADE=1: newest releases).
+lock:
+	scripts/lock.sh
+
+check-lock:
+	python3 scripts/check_lock.py
 
 system:
 	scripts/install-system.sh
@@ -23,7 +30,7 @@ services:
 demo: install system
 	$(PY) scripts/demo.py $(if $(VIDEO),--video "$(VIDEO)",)
 
-test: install system services
+test: check-lock install system services
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
