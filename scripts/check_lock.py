@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Does requirements.lock agree with pyproject.toml?
 
-The lock is stale when the dependency lists of pyproject.toml (the project and every extra) or
-scripts/lock-constraints.txt changed since `make lock` wrote it (a fingerprint in its header),
-or when a dependency is missing from it or pinned at a version its specifier rejects.
+The lock covers the project's dependencies and the extras in LOCKED_EXTRAS (what `make install`
+installs; an extra left out, such as an optional backend, is not locked). It is stale when those
+dependency lists in pyproject.toml or scripts/lock-constraints.txt changed since `make lock` wrote
+it (a fingerprint in its header), or when a dependency is missing from it or pinned at a version
+its specifier rejects.
 
     check_lock.py               check; exit 1 with "run make lock" when stale
     check_lock.py --installed   also check that this interpreter has the locked versions
     check_lock.py --header      print the header `make lock` writes
+    check_lock.py --extras      print uv's --extra options for LOCKED_EXTRAS
     check_lock.py --missing-from LOCK   (stdin: pip freeze) print pins whose package LOCK lacks
 
 Standard library only, plus packaging (pip's vendored copy in a bare venv), so it runs before
@@ -36,14 +39,17 @@ except ImportError:  # a bare venv: pip carries its own copy
 
 ROOT = Path(__file__).resolve().parent.parent
 FINGERPRINT_KEY = "# inputs-sha256:"
+# The extras `make install` installs, and so the ones the lock resolves.
+LOCKED_EXTRAS = ("ml", "dev", "demo")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
 
 
 def requirements(pyproject: Path) -> dict[str, list[str]]:
-    """The project's dependency lists: "" for the main one, then one per extra."""
+    """The locked dependency lists: "" for the project's own, then one per locked extra."""
     project = tomllib.loads(pyproject.read_text())["project"]
+    extras = project.get("optional-dependencies", {})
     lists = {"": project.get("dependencies", [])}
-    lists.update(project.get("optional-dependencies", {}))
+    lists.update({extra: extras.get(extra, []) for extra in LOCKED_EXTRAS})
     return lists
 
 
@@ -69,7 +75,7 @@ def fingerprint(pyproject: Path, constraints: Path) -> str:
 
 
 def header(pyproject: Path, constraints: Path) -> str:
-    extras = ",".join(sorted(e for e in requirements(pyproject) if e))
+    extras = ",".join(LOCKED_EXTRAS)
     return (
         "# Exact versions and hashes of coldstart's dependencies, with extras "
         f"{extras}.\n# Made by `make lock` (scripts/lock.sh); checked by scripts/check_lock.py.\n"
@@ -132,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock", default="requirements.lock")
     parser.add_argument("--header", action="store_true")
     parser.add_argument("--installed", action="store_true")
+    parser.add_argument("--extras", action="store_true")
     parser.add_argument("--missing-from", type=Path)
     args = parser.parse_args(argv)
     pyproject = args.root / "pyproject.toml"
@@ -139,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     lock = args.root / args.lock
     if args.header:
         sys.stdout.write(header(pyproject, constraints))
+        return 0
+    if args.extras:
+        print(" ".join(f"--extra {extra}" for extra in LOCKED_EXTRAS))
         return 0
     if args.missing_from:
         have = pins(args.missing_from.read_text())

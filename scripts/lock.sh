@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make lock`: resolve pyproject.toml (the project and all its extras) into requirements.lock,
+# `make lock`: resolve pyproject.toml (the project and the extras `make install` installs,
+# LOCKED_EXTRAS in scripts/check_lock.py) into requirements.lock,
 # exact versions with hashes, for the interpreter that `make install` uses.
 #
 # Pins already in the lock are kept, then versions installed in $VENV (so figures measured
@@ -37,7 +38,9 @@ else
   fi
 fi
 
-"$TOOLS/bin/uv" pip compile pyproject.toml --all-extras --generate-hashes \
+# shellcheck disable=SC2046 # one word per option
+"$TOOLS/bin/uv" pip compile pyproject.toml $("$PYTHON" scripts/check_lock.py --extras) \
+  --generate-hashes \
   --constraint scripts/lock-constraints.txt --find-links "$FIND_LINKS" \
   --python "$PYTHON" --custom-compile-command "make lock" --quiet \
   "${upgrade[@]}" --output-file "$prefs"

@@ -91,6 +91,17 @@ def test_formatting_and_comments_do_not_make_the_lock_stale(
     assert _check(project, capsys) == (0, "")
 
 
+def test_an_extra_that_make_install_leaves_out_is_not_locked(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _edit(
+        project / "pyproject.toml",
+        "[project.optional-dependencies]\n",
+        '[project.optional-dependencies]\noptional-backend = ["not-a-locked-package>=1"]\n',
+    )
+    assert _check(project, capsys) == (0, "")
+
+
 def test_installed_mode_reports_a_drifted_package(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
