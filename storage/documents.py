@@ -75,6 +75,7 @@ def title_document(session: Session, title: Title) -> dict[str, Any]:
     ratings = review.final_ratings(session, tid)
     spaces = {(s.name, s.version): s for s in vectors.list_spaces(session)}
     embeddings = vectors.embeddings_of(session, tid)
+    profile = review.profile_of(session, tid)
     segments = repo.transcript_of(session, tid)
     return {
         "schema_version": SCHEMA_VERSION,
@@ -183,6 +184,14 @@ def title_document(session: Session, title: Title) -> dict[str, Any]:
             for r in ratings
         ],
         "ratings": [r.to_dict() for r in ratings],
+        # Every emotional beat: per-scene scores of every mood and tone label.
+        "mood_arc": profile.arc if profile else None,
+        "artwork": profile.artwork if profile else [],
+        "descriptors": profile.descriptors if profile else {},
+        "signals": {
+            "versions": profile.signals if profile else {},
+            "absent": profile.absent if profile else {},
+        },
         "embeddings": [
             {
                 "space": e.space,

@@ -305,6 +305,29 @@ class TagDecision(Base):
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class TitleProfile(Base):
+    """What the tagging stage found beyond proposals, replaced by each run: the mood arc
+    (per-scene scores of every mood and tone label), artwork and preview candidates, the
+    descriptor assessments and the signals that were absent, with their reasons."""
+
+    __tablename__ = "title_profiles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title_id: Mapped[int] = mapped_column(
+        ForeignKey("titles.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("analysis_runs.id", ondelete="SET NULL"), nullable=True
+    )
+    arc: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    artwork: Mapped[list[Any]] = mapped_column(JsonType, default=list)
+    descriptors: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    absent: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)
+    signals: Mapped[dict[str, Any]] = mapped_column(JsonType, default=dict)  # name -> version
+    taxonomy_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    taxonomy_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class RatingSuggestion(Base):
     """The model's suggested rating for one rating system, replaced by each run."""
 

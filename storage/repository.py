@@ -255,15 +255,20 @@ def find_stage_result(
     )
 
 
-def current_stage_key(session: Session, title_id: int, stage: str) -> str | None:
-    """The cache key of a stage's stored result for a title (one per stage: a newer key
-    supersedes older ones), or None when the stage has stored nothing."""
+def current_stage_result(session: Session, title_id: int, stage: str) -> StageResult | None:
+    """A stage's stored result for a title (one per stage: a newer key supersedes older
+    ones), or None when the stage has stored nothing."""
     return session.scalar(
-        select(StageResult.cache_key)
+        select(StageResult)
         .where(StageResult.title_id == title_id, StageResult.stage == stage)
         .order_by(StageResult.id.desc())
         .limit(1)
     )
+
+
+def current_stage_key(session: Session, title_id: int, stage: str) -> str | None:
+    result = current_stage_result(session, title_id, stage)
+    return result.cache_key if result is not None else None
 
 
 def record_stage_result(

@@ -23,6 +23,7 @@ from storage.models import (
     TagDecision,
     TagProposal,
     Title,
+    TitleProfile,
     utcnow,
 )
 from storage.repository import audit, emit_event
@@ -141,6 +142,41 @@ def save_rating_suggestions(
     )
     session.flush()
     return len(suggestions)
+
+
+def save_profile(
+    session: Session,
+    title_id: int,
+    *,
+    run_id: int | None,
+    arc: dict[str, Any],
+    artwork: list[Any],
+    descriptors: dict[str, Any],
+    absent: dict[str, Any],
+    signals: dict[str, Any],
+    taxonomy_version: str | None,
+    taxonomy_fingerprint: str | None,
+) -> TitleProfile:
+    """Replace a title's profile (mood arc, artwork, descriptor assessments, absences)."""
+    session.execute(delete(TitleProfile).where(TitleProfile.title_id == title_id))
+    profile = TitleProfile(
+        title_id=title_id,
+        run_id=run_id,
+        arc=arc,
+        artwork=artwork,
+        descriptors=descriptors,
+        absent=absent,
+        signals=signals,
+        taxonomy_version=taxonomy_version,
+        taxonomy_fingerprint=taxonomy_fingerprint,
+    )
+    session.add(profile)
+    session.flush()
+    return profile
+
+
+def profile_of(session: Session, title_id: int) -> TitleProfile | None:
+    return session.scalar(select(TitleProfile).where(TitleProfile.title_id == title_id))
 
 
 def proposals_of(session: Session, title_id: int) -> Sequence[TagProposal]:

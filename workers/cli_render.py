@@ -13,6 +13,7 @@ from storage import repository as repo
 from storage.db import session_scope
 from storage.documents import run_document
 from storage.models import RunStatus
+from workers.heartbeat import describe_in_flight
 from workers.settings import Settings
 
 console = Console()
@@ -41,7 +42,8 @@ def watch_run(settings: Settings, run_id: int, *, poll_s: float = 0.5, is_alive=
             progress.update(
                 task,
                 completed=doc["progress"],
-                stage=doc["current_stage"] or doc["status"],
+                # every stage in flight, its heartbeat's age, or the loss and re-queue
+                stage="; ".join(describe_in_flight(doc["stages"])) or doc["status"],
                 eta=eta,
             )
             if doc["status"] in RunStatus.FINISHED:
@@ -142,14 +144,66 @@ def _print_results(doc: dict[str, Any]) -> None:
         console.print(f"[bold]Transcript[/bold] ({len(transcript['segments'])} segments, {langs})")
         for seg in transcript["segments"][:20]:
             console.print(f"  [dim]{seg['start_s']:7.2f}–{seg['end_s']:7.2f}[/dim] {seg['text']}")
-    if doc["tags"]:
-        table = Table(title="Tags")
-        for col in ("facet", "label", "score", "source", "review"):
-            table.add_column(col)
-        for tag in doc["tags"]:
-            score = f"{tag['score']:.2f}" if tag["score"] is not None else ""
-            table.add_row(tag["facet"], tag["label"], score, tag["source"], tag["review_state"])
-        console.print(table)
+    _print_tags(doc)
     if doc["artifacts"]:
         for kind, art in doc["artifacts"].items():
             console.print(f"artifact {kind}: {art['object_key']}")
+
+
+def _clock(seconds: float) -> str:
+    m, sec = divmod(int(seconds), 60)
+    return f"{m // 60}:{m % 60:02d}:{sec:02d}" if m >= 60 else f"{m}:{sec:02d}"
+
+
+def _print_tags(doc: dict[str, Any]) -> None:
+    """Tags by facet with their evidence times, the mood arc, the ratings with reasons
+    and the signals that were absent."""
+    for facet in ("mood", "tone", "maturity"):
+        tags = [t for t in doc["tags"] if t["facet"] == facet]
+        if not tags:
+            continue
+        table = Table(title=f"{facet.capitalize()} tags")
+        for col in ("label", "score", "severity", "state", "evidence"):
+            table.add_column(col)
+        for tag in tags:
+            score = f"{tag['score']:.2f}" if tag["score"] is not None else ""
+            times = ", ".join(
+                f"{_clock(e['start_s'])}–{_clock(e['end_s'])} {e.get('signal', '')}"
+                for e in (tag["evidence"] or [])[:4]
+            )
+            state = tag["review_state"]
+            if tag["source"] != "model":
+                state += f" ({tag['source']})"
+            if tag.get("disagreement"):
+                state += f"; {tag['disagreement']}"
+            table.add_row(tag["label"], score, tag.get("severity") or "", state, times)
+        console.print(table)
+    arc = doc.get("mood_arc") or {}
+    if arc.get("scenes") and arc.get("mood"):
+        console.print("[bold]Mood arc[/bold] (leading moods per scene)")
+        for i, scene in enumerate(arc["scenes"][:40]):
+            scores = {
+                label: values[i] for label, values in arc["mood"].items() if values[i] is not None
+            }
+            top = sorted(scores.items(), key=lambda kv: -kv[1])[:3]
+            beats = ", ".join(f"{label} {score:.2f}" for label, score in top)
+            console.print(
+                f"  scene {scene['index']:>3} {_clock(scene['start_s'])}–{_clock(scene['end_s'])}"
+                f"  {beats}"
+            )
+    for rating in doc.get("ratings", []):
+        final = "final" if rating["is_final"] else "suggested"
+        review = ", needs review" if rating["needs_review"] else ""
+        console.print(
+            f"[bold]Rating {rating['system']}[/bold]: {rating['rating']} ({final}{review})"
+        )
+        reasons = (rating.get("suggested") or {}).get("reasons", [])
+        for reason in reasons[:6]:
+            console.print(f"  - {reason}")
+        if len(reasons) > 6:
+            console.print(f"  - and {len(reasons) - 6} more")
+        if rating.get("disagreement"):
+            console.print(f"  [yellow]{rating['disagreement']}[/yellow]")
+    absent = (doc.get("signals") or {}).get("absent") or {}
+    for name, reason in sorted(absent.items()):
+        console.print(f"[yellow]absent signal[/yellow] {name}: {reason}")

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         description="A taxonomy YAML file (COLDSTART_TAXONOMY); empty: the packaged one.",
     )
 
+    # --- vision-language tagging (analyzers/signals/vision.py, workers/stages/vision.py) -----
+    vision_model: str = Field(
+        "",
+        description="CLIP/SigLIP hub name (local HF cache only) or local path; empty: "
+        "no vision model, so vision signals are recorded absent.",
+    )
+    vision_backend: str = Field("", description="transformers (default) or open_clip.")
+    vision_batch_size: int = Field(32, description="Keyframes per model call.")
+
     # --- shots and scenes (analyzers/shots, workers/stages/shots.py) --------------------------
     shot_detector: Literal["auto", "fast", "transnetv2"] = Field(
         "auto", description="auto: TransNetV2 on a GPU, the fast adaptive detector on a CPU."

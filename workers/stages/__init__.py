@@ -1,9 +1,16 @@
 """The per-title stages, in pipeline order. See :mod:`workers.stages.base` to add one."""
 
-from workers.stages import probe, shots, speech
+from workers.stages import probe, shots, signals, speech, tags, vision
 from workers.stages.base import Stage, StageContext
 
-STAGES: list[Stage] = [probe.STAGE, shots.STAGE, speech.STAGE]
+STAGES: list[Stage] = [
+    probe.STAGE,
+    shots.STAGE,
+    speech.STAGE,
+    signals.STAGE,
+    vision.STAGE,
+    tags.STAGE,
+]
 
 
 def stage_named(name: str) -> Stage:
