@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install lock check-lock system services demo test lint format bench bench-scenes bench-speech bench-pipeline clean
+.PHONY: install lock check-lock system services demo test lint format bench bench-scenes bench-speech bench-pipeline bench-tagging bench-chaos clean
 
 install: $(STAMP)
 
@@ -41,7 +41,7 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-scenes bench-speech bench-pipeline
+bench: bench-scenes bench-speech bench-pipeline bench-tagging
 
 bench-scenes: install system
 	$(PY) benchmarks/bench_scenes.py
@@ -51,6 +51,12 @@ bench-speech: install system
 
 bench-pipeline: install system services
 	$(PY) benchmarks/bench_pipeline.py
+
+bench-tagging: install system
+	$(PY) benchmarks/bench_tagging.py
+
+bench-chaos: install system services
+	$(PY) benchmarks/bench_chaos.py
 
 clean:
 	rm -rf var benchmarks/.cache .pytest_cache

@@ -2,11 +2,13 @@
 
 No CLIP/SigLIP weights ship offline here, so the loading, batching and caching code is tested
 and timed on a randomly initialised model of the right shape. Its scores mean nothing and it
-is never used to tag a title. The tokenizer is byte-level BPE with no merges (one token per
-character): the real tokenizer's files are not available either."""
+is never used to tag a title. The real tokenizer's files are not available either: the
+tokenizer is byte-level BPE whose only merges make given words single tokens."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -43,26 +45,57 @@ SHAPES: dict[str, dict[str, Any]] = {
 }
 
 
-def byte_level_tokenizer():
-    """A CLIP tokenizer whose vocabulary is the 256 byte symbols (plus end-of-word forms)."""
-    from transformers import CLIPTokenizer
+def byte_level_tokenizer(words: Iterable[str] = ()):
+    """A CLIP tokenizer whose vocabulary is the 256 byte symbols (plus end-of-word forms),
+    with merges that make each of ``words`` one token, as CLIP's real vocabulary does for
+    common words: prompts then tokenise to about as many tokens as with the real one."""
     from transformers.convert_slow_tokenizer import bytes_to_unicode
 
     symbols = sorted(set(bytes_to_unicode().values()))
-    vocab = {s: i for i, s in enumerate([*symbols, *(s + "</w>" for s in symbols)])}
+    tokens = [*symbols, *(s + "</w>" for s in symbols)]
+    merges: list[tuple[str, str]] = []
+    # CLIP's pre-tokenizer splits on anything but letters and digits: merge those runs.
+    runs = sorted({r for w in words for r in re.findall(r"[a-z0-9]{2,}", w.lower())})
+    pending = {r: [*r[:-1], r[-1] + "</w>"] for r in runs}
+    # Merges learnt for one word can split another differently (BPE applies the lowest rank
+    # first), so join whatever pieces each word still falls into until all are single.
+    for _ in range(8):
+        for pieces in pending.values():
+            prefix = pieces[0]
+            for piece in pieces[1:]:
+                if (prefix, piece) not in merges:
+                    merges.append((prefix, piece))
+                if prefix + piece not in tokens:
+                    tokens.append(prefix + piece)
+                prefix += piece
+        tok = _tokenizer(tokens, merges)
+        split = {r: tok.tokenize(r) for r in pending}
+        pending = {r: p for r, p in split.items() if len(p) > 1}
+        if not pending:
+            break
+    return tok
+
+
+def _tokenizer(tokens: list[str], merges: list[tuple[str, str]]):
+    from transformers import CLIPTokenizer
+
+    vocab = {tok: i for i, tok in enumerate(tokens)}
     for special in ("<|startoftext|>", "<|endoftext|>"):
         vocab[special] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=[])
+    return CLIPTokenizer(vocab=vocab, merges=list(merges))
 
 
-def save_random_clip(directory: str | Path, shape: str = "tiny", seed: int = 0) -> Path:
+def save_random_clip(
+    directory: str | Path, shape: str = "tiny", seed: int = 0, words: Iterable[str] = ()
+) -> Path:
     """Write a randomly initialised CLIP (model, tokenizer, PIL image processor) to
-    ``directory``, loadable with ``from_pretrained(directory, local_files_only=True)``."""
+    ``directory``, loadable with ``from_pretrained(directory, local_files_only=True)``.
+    ``words`` become single tokens (see :func:`byte_level_tokenizer`)."""
     import torch
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
     spec = SHAPES[shape]
-    tok = byte_level_tokenizer()
+    tok = byte_level_tokenizer(words)
     ids = {
         "vocab_size": len(tok),
         "max_position_embeddings": 77,
