@@ -203,4 +203,17 @@ def title_document(session: Session, title: Title) -> dict[str, Any]:
             }
             for e in embeddings
         ],
+        # One entry per space the title has a title vector in; for fused, its parts.
+        "embedding_spaces": [
+            {
+                "space": e.space,
+                "version": e.model_version,
+                "dim": e.dim,
+                "status": getattr(spaces.get((e.space, e.model_version)), "status", None),
+                "parts_present": (e.info or {}).get("present"),
+                "parts_absent": (e.info or {}).get("absent"),
+            }
+            for e in embeddings
+            if e.scope == "title"
+        ],
     }

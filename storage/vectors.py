@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from storage.models import Embedding, EmbeddingSpace, SpaceStatus, utcnow
+from storage.models import Embedding, EmbeddingSpace, SpaceStatus, Title, utcnow
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class VectorRow:
     scope: str  # title | scene | shot | segment
     ref_idx: int  # -1 for the title
     vector: np.ndarray
+    info: dict[str, Any] | None = None  # e.g. a fused vector's parts, an input fingerprint
 
 
 def to_bytes(vector: np.ndarray) -> bytes:
@@ -137,6 +138,7 @@ def save_vectors(
             model_version=space.version,
             dim=space.dim,
             vector=to_bytes(unit),
+            info=row.info,
         )
         for row, unit in normalised
     )
@@ -179,3 +181,56 @@ def iter_title_vectors(
     )
     for title_id, data in session.execute(q):
         yield title_id, from_bytes(data, space.dim)
+
+
+def title_vector(
+    session: Session, title_id: int, space: EmbeddingSpace
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """A title's title-scope vector in one space version and its ``info``, or None."""
+    row = session.execute(
+        select(Embedding.vector, Embedding.info).where(
+            Embedding.title_id == title_id,
+            Embedding.space == space.name,
+            Embedding.model_version == space.version,
+            Embedding.scope == "title",
+        )
+    ).first()
+    return None if row is None else (from_bytes(row[0], space.dim), dict(row[1] or {}))
+
+
+def _has_vector(space: EmbeddingSpace):  # type: ignore[no-untyped-def]
+    return (
+        select(Embedding.id)
+        .where(
+            Embedding.title_id == Title.id,
+            Embedding.space == space.name,
+            Embedding.model_version == space.version,
+            Embedding.scope == "title",
+        )
+        .exists()
+    )
+
+
+def titles_lacking(
+    session: Session, space: EmbeddingSpace, *, after_id: int = 0, limit: int = 1000
+) -> list[int]:
+    """Ids of titles (above ``after_id``, ascending) with no title vector in this space
+    version: what a resumed backfill still has to do."""
+    q = (
+        select(Title.id)
+        .where(Title.id > after_id, ~_has_vector(space))
+        .order_by(Title.id)
+        .limit(limit)
+    )
+    return list(session.scalars(q))
+
+
+def count_lacking(session: Session, space: EmbeddingSpace) -> int:
+    return int(session.scalar(select(func.count(Title.id)).where(~_has_vector(space))) or 0)
+
+
+def lock_space(session: Session, space: EmbeddingSpace) -> EmbeddingSpace:
+    """Re-read ``space`` holding its row lock (PostgreSQL) until the transaction ends, so
+    two workers finishing a backfill at once flip it once."""
+    q = select(EmbeddingSpace).where(EmbeddingSpace.id == space.id).with_for_update()
+    return session.scalars(q.execution_options(populate_existing=True)).one()

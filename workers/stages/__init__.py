@@ -1,6 +1,6 @@
 """The per-title stages, in pipeline order. See :mod:`workers.stages.base` to add one."""
 
-from workers.stages import probe, shots, signals, speech, tags, vision
+from workers.stages import embeddings, probe, shots, signals, speech, tags, vision
 from workers.stages.base import Stage, StageContext
 
 STAGES: list[Stage] = [
@@ -10,6 +10,7 @@ STAGES: list[Stage] = [
     signals.STAGE,
     vision.STAGE,
     tags.STAGE,
+    embeddings.STAGE,
 ]
 
 
