@@ -97,6 +97,16 @@ class Settings(BaseSettings):
     speech_model: str = Field(
         "tiny.en", description="Installed model name, local path, or hub name."
     )
+    speech_multilingual_model: str = Field(
+        "base",
+        description="Multilingual model that identifies each region's language and "
+        "transcribes the languages speech_model cannot; empty: none (set speech_language).",
+    )
+    speech_languages: str | None = Field(
+        None,
+        description="Comma-separated language codes to transcribe; speech in others is "
+        "recorded with its detected language, untranscribed. Empty: all a model knows.",
+    )
     speech_models_dir: Path | None = Field(
         None, description="Where workers read speech models (default data_dir/models/speech)."
     )

@@ -58,6 +58,23 @@ class Segment:
         return cls(**{**data, "words": words})
 
 
+@dataclass(frozen=True)
+class Untranscribed:
+    """Speech in a language no installed model transcribes (or one the settings exclude):
+    recorded with the detected language and its probability, never transcribed as English."""
+
+    start: float
+    end: float
+    language: str
+    probability: float
+
+    def shifted(self, offset: float) -> Untranscribed:
+        return replace(self, start=self.start + offset, end=self.end + offset)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class Transcript:
     segments: list[Segment] = field(default_factory=list)
@@ -68,6 +85,7 @@ class Transcript:
     audio_stream_index: int | None = None
     # Things a person should know (empty track, guard drops...); never fatal.
     warnings: list[str] = field(default_factory=list)
+    untranscribed: list[Untranscribed] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -86,6 +104,7 @@ class Transcript:
             "model": self.model,
             "audio_stream_index": self.audio_stream_index,
             "warnings": list(self.warnings),
+            "untranscribed": [u.to_dict() for u in self.untranscribed],
             "text": self.text,
         }
 
@@ -99,6 +118,7 @@ class Transcript:
             model=data.get("model", ""),
             audio_stream_index=data.get("audio_stream_index"),
             warnings=list(data.get("warnings", [])),
+            untranscribed=[Untranscribed(**u) for u in data.get("untranscribed", [])],
         )
 
 
@@ -128,12 +148,20 @@ class SpeechBackend(Protocol):
     @property
     def is_multilingual(self) -> bool: ...
 
+    @property
+    def languages(self) -> frozenset[str]:
+        """Language codes the model transcribes (``{"en"}`` for an English-only model)."""
+        ...
+
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Segment]:
         """Transcribe 16 kHz mono float32 ``audio``; times relative to its first sample."""
         ...
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        """Most likely language of (the first 30 s of) ``audio`` and its probability."""
+        """Most likely language of (the first 30 s of) ``audio`` and its probability.
+
+        Callers pass a short sample: a few seconds name the language, and a backend may
+        encode only the sample rather than a padded 30 s window."""
         ...
 
 

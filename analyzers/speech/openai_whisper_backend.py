@@ -61,6 +61,14 @@ class OpenAIWhisperBackend:
     def is_multilingual(self) -> bool:
         return bool(self._model.is_multilingual)
 
+    @property
+    def languages(self) -> frozenset[str]:
+        from whisper.tokenizer import LANGUAGES
+
+        if not self.is_multilingual:
+            return frozenset({"en"})
+        return frozenset(list(LANGUAGES)[: self._model.num_languages])
+
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         if not self.is_multilingual:
             return "en", 1.0

@@ -24,7 +24,7 @@ from analyzers.audio import (
     load_audio,
     select_audio_stream,
 )
-from analyzers.errors import StageNotApplicable
+from analyzers.errors import AnalysisError, StageNotApplicable
 from analyzers.probe import MediaInfo, probe
 from analyzers.speech.base import (
     SAMPLE_RATE,
@@ -33,6 +33,7 @@ from analyzers.speech.base import (
     Segment,
     SpeechBackend,
     Transcript,
+    Untranscribed,
     Word,
 )
 from analyzers.speech.chunks import (
@@ -46,7 +47,13 @@ from analyzers.speech.chunks import (
     stitch,
 )
 from analyzers.speech.guards import GuardOptions, GuardReport, apply_guards
-from analyzers.speech.language import MIN_DETECT_S, MIN_PROBABILITY, detect_runs
+from analyzers.speech.language import (
+    MIN_DETECT_S,
+    MIN_PROBABILITY,
+    ModelRouter,
+    detect_runs,
+    sample,
+)
 from analyzers.speech.vad import FRAME_S, TimeMap, VadOptions, active_regions, collect
 
 BackendName = Literal["faster-whisper", "openai-whisper"]
@@ -56,6 +63,12 @@ BackendName = Literal["faster-whisper", "openai-whisper"]
 class SpeechOptions:
     backend: BackendName = "faster-whisper"
     model: str = "tiny.en"  # installed name, local path, or hub name
+    # Identifies each region's language and transcribes those ``model`` cannot (tiny.en
+    # knows only English). None: no language identification (then ``language`` is needed).
+    multilingual_model: str | None = "base"
+    # Transcribe only these languages (empty: every language a model knows); speech in
+    # others is recorded with its detected language, untranscribed.
+    languages: tuple[str, ...] = ()
     models_dir: str | None = None
     device: str = "auto"
     compute_type: str | None = None  # default: int8 on CPU, float16 on CUDA
@@ -90,8 +103,10 @@ class SpeechOptions:
     def version(self) -> str:
         """What changes the output: for cache keys."""
         return (
-            f"{self.backend}:{self.model}:{self.compute_type or 'auto'}:b{self.beam_size}:"
-            f"lang={self.language or 'auto'}:vad={self.vad.mode}:chunk={self.chunk_s:g}:"
+            f"{self.backend}:{self.model}:ml={self.multilingual_model or ''}:"
+            f"{self.compute_type or 'auto'}:b{self.beam_size}:"
+            f"lang={self.language or 'auto'}:only={','.join(self.languages)}:"
+            f"vad={self.vad.mode}:chunk={self.chunk_s:g}:"
             f"overlap={self.overlap_s:g}:"
             f"af={self.audio_filter or ''}"
         )
@@ -133,6 +148,26 @@ def load_backend(options: SpeechOptions) -> SpeechBackend:
                     cpu_threads=options.cpu_threads,
                 )
         return _BACKENDS[key]
+
+
+def load_multilingual(options: SpeechOptions) -> SpeechBackend | None:
+    """The multilingual model of ``options`` (same backend and device), or None."""
+    if not options.multilingual_model:
+        return None
+    return load_backend(replace(options, model=options.multilingual_model))
+
+
+def model_router(
+    options: SpeechOptions,
+    backend: SpeechBackend | None = None,
+    multilingual: SpeechBackend | None = None,
+) -> ModelRouter:
+    """Who transcribes which language; the multilingual model loads only when needed."""
+    return ModelRouter(
+        backend or load_backend(options),
+        lambda: multilingual or load_multilingual(options),
+        frozenset(options.languages),
+    )
 
 
 @dataclass
@@ -209,24 +244,49 @@ def transcribe_audio(
     options: SpeechOptions,
     backend: SpeechBackend | None = None,
     *,
+    multilingual: SpeechBackend | None = None,
     offset: float = 0.0,
     guard_report: GuardReport | None = None,
+    untranscribed: list[Untranscribed] | None = None,
 ) -> list[Segment]:
     """VAD, language runs, decode, guards, for one in-memory piece of audio.
 
-    Returned times are ``offset`` + time in ``audio``.
+    Returned times are ``offset`` + time in ``audio``. Speech no model may transcribe is
+    appended to ``untranscribed`` (same times).
     """
-    backend = backend or load_backend(options)
+    router = model_router(options, backend, multilingual)
+    detector = None if options.language else router.detector
+    if options.language is None and detector is None:
+        raise AnalysisError(
+            f"speech model {options.model!r} is English-only and no multilingual model is "
+            "set to identify the spoken language: set COLDSTART_SPEECH_MULTILINGUAL_MODEL "
+            "(e.g. base) or COLDSTART_SPEECH_LANGUAGE",
+            code="model_unavailable",
+        )
     regions = active_regions(audio, options.vad)
-    segments: list[Segment] = []
+    decoded: list[tuple[Segment, SpeechBackend]] = []
+    skipped: list[Untranscribed] = []
     for run in detect_runs(
-        backend, audio, regions, language=options.language, per_region=options.per_region_language
+        detector, audio, regions, language=options.language, per_region=options.per_region_language
     ):
+        model = router.for_language(run.language or options.language)
+        if model is None:
+            lang = run.language or options.language or "und"
+            skipped += [Untranscribed(a, b, lang, run.probability) for a, b in run.regions]
+            continue
         joined, timemap = collect(audio, run.regions)
-        for seg in backend.transcribe(joined, options.decode_options(run.language)):
-            segments.append(_map_segment(seg, timemap, run.language))
-    if options.language is None and options.per_region_language and backend.is_multilingual:
-        segments = [s for seg in segments for s in redetect_segment(backend, audio, seg, options)]
+        for seg in model.transcribe(joined, options.decode_options(run.language)):
+            decoded.append((_map_segment(seg, timemap, run.language), model))
+    segments: list[Segment] = []
+    for seg, model in decoded:
+        if detector is None or not options.per_region_language:
+            segments.append(seg)
+            continue
+        kept, lost = check_segment(router, audio, seg, model, options)
+        segments += kept
+        skipped += lost
+    if untranscribed is not None:
+        untranscribed += [u.shifted(offset) for u in skipped]
     segments = [s.shifted(offset) if offset else s for s in segments]
     segments.sort(key=lambda s: s.start)
     return apply_guards(segments, options.guards, guard_report)
@@ -254,24 +314,40 @@ def _map_segment(seg: Segment, timemap: TimeMap, language: str | None) -> Segmen
     )
 
 
-def redetect_segment(
-    backend: SpeechBackend, audio: np.ndarray, seg: Segment, options: SpeechOptions
-) -> list[Segment]:
+# tiny.en scores English above this (FLEURS and film dialogue here: -0.26 to -0.52) and
+# other languages well below it (-0.68 to -2.45); only below it is the language re-checked.
+UNSURE_LOGPROB = -0.5
+
+
+def check_segment(
+    router: ModelRouter,
+    audio: np.ndarray,
+    seg: Segment,
+    model: SpeechBackend,
+    options: SpeechOptions,
+) -> tuple[list[Segment], list[Untranscribed]]:
     """Check one segment's language on its own audio; re-decode it if it differs.
 
     Regions closer than the VAD's merge gap are decoded together in one language, so a
-    quick switch (an English line answered in French) is only caught per segment.
+    quick switch (an English line answered in French) is only caught per segment. What an
+    English-only model decoded with confidence is English and is not checked again.
     """
-    if seg.end - seg.start < MIN_DETECT_S:
-        return [seg]
-    start = max(0.0, seg.start - 0.2)
-    piece = audio[int(start * SAMPLE_RATE) : int((seg.end + 0.2) * SAMPLE_RATE)]
-    language, probability = backend.detect_language(piece)
+    detector = router.detector
+    if detector is None or seg.end - seg.start < MIN_DETECT_S:
+        return [seg], []
+    if not model.is_multilingual and seg.avg_logprob >= UNSURE_LOGPROB:
+        return [seg], []
+    start, end = max(0.0, seg.start - 0.2), seg.end + 0.2
+    language, probability = detector.detect_language(sample(audio, start, end))
     if language == seg.language or probability < MIN_PROBABILITY:
-        return [seg]
-    redone = backend.transcribe(piece, options.decode_options(language))
+        return [seg], []
+    target = router.for_language(language)
+    if target is None:
+        return [], [Untranscribed(seg.start, seg.end, language, probability)]
+    piece = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    redone = target.transcribe(piece, options.decode_options(language))
     out = [replace(s, language=language).shifted(start) for s in redone]
-    return out or [seg]
+    return out or [seg], []
 
 
 @dataclass
@@ -283,6 +359,7 @@ class ChunkResult:
     segments: list[Segment]
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # guard reason -> segments
+    untranscribed: list[Untranscribed] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -290,6 +367,7 @@ class ChunkResult:
             "segments": [s.to_dict() for s in self.segments],
             "warnings": self.warnings,
             "dropped": self.dropped,
+            "untranscribed": [u.to_dict() for u in self.untranscribed],
         }
 
     @classmethod
@@ -299,6 +377,7 @@ class ChunkResult:
             [Segment.from_dict(s) for s in data["segments"]],
             list(data.get("warnings", [])),
             dict(data.get("dropped", {})),
+            [Untranscribed(**u) for u in data.get("untranscribed", [])],
         )
 
 
@@ -314,6 +393,7 @@ def transcribe_chunk(
     chunk: Chunk,
     options: SpeechOptions,
     backend: SpeechBackend | None = None,
+    multilingual: SpeechBackend | None = None,
 ) -> ChunkResult:
     """Decode one chunk's span of audio and transcribe it; times are title times.
 
@@ -347,10 +427,19 @@ def transcribe_chunk(
     # it costs nothing (no word can be heard there) and keeps it whole.
     audio = np.concatenate([audio, np.zeros(round(TAIL_S * SAMPLE_RATE), np.float32)])
     guard_report = GuardReport()
+    untranscribed: list[Untranscribed] = []
     segments = transcribe_audio(
-        audio, options, backend, offset=chunk.start, guard_report=guard_report
+        audio,
+        options,
+        backend,
+        multilingual=multilingual,
+        offset=chunk.start,
+        guard_report=guard_report,
+        untranscribed=untranscribed,
     )
-    return ChunkResult(chunk, segments, warnings, guard_report.reasons())
+    # Only what the chunk owns: an overlap's speech is its neighbour's to report.
+    owned = [u for u in untranscribed if chunk.owns((u.start + u.end) / 2)]
+    return ChunkResult(chunk, segments, warnings, guard_report.reasons(), owned)
 
 
 def finish(
@@ -358,8 +447,15 @@ def finish(
 ) -> Transcript:
     """Stitch chunk results into the title's transcript."""
     segments = stitch([(r.chunk, r.segments) for r in results])
+    untranscribed = sorted((u for r in results for u in r.untranscribed), key=lambda u: u.start)
     languages = [s.language for s in segments if s.language]
     main = max(set(languages), key=languages.count) if languages else options.language
+    if main is None and untranscribed:
+        # Nothing transcribed: the title's language is the one most of its speech is in.
+        heard: dict[str, float] = {}
+        for u in untranscribed:
+            heard[u.language] = heard.get(u.language, 0.0) + u.end - u.start
+        main = max(heard, key=heard.__getitem__)
     warnings: list[str] = []
     dropped: dict[str, int] = {}
     for r in sorted(results, key=lambda r: r.chunk.index):
@@ -371,6 +467,7 @@ def finish(
         warnings.append(
             f"hallucination guards dropped {sum(dropped.values())} segment(s) ({reasons})"
         )
+    warnings += untranscribed_warnings(untranscribed)
     return Transcript(
         segments=segments,
         language=main,
@@ -379,7 +476,21 @@ def finish(
         model=options.model,
         audio_stream_index=speech_plan.stream_index,
         warnings=warnings,
+        untranscribed=untranscribed,
     )
+
+
+def untranscribed_warnings(untranscribed: list[Untranscribed]) -> list[str]:
+    """One line per language no model transcribed, with its best detection probability."""
+    by_language: dict[str, list[Untranscribed]] = {}
+    for u in untranscribed:
+        by_language.setdefault(u.language, []).append(u)
+    return [
+        f"speech in {lang!r} (detected, p={max(u.probability for u in us):.2f}; "
+        f"{sum(u.end - u.start for u in us):.1f} s) not transcribed: "
+        "no installed speech model may transcribe it"
+        for lang, us in sorted(by_language.items())
+    ]
 
 
 def transcribe_media(
@@ -389,6 +500,7 @@ def transcribe_media(
     *,
     info: MediaInfo | None = None,
     backend: SpeechBackend | None = None,
+    multilingual: SpeechBackend | None = None,
 ) -> Transcript:
     """Transcribe the chosen audio track of ``path`` (all steps in this process)."""
     options = options or SpeechOptions()
@@ -399,7 +511,9 @@ def transcribe_media(
     total = sum(c.duration for c in speech_plan.chunks) or 1.0
     done = 0.0
     for chunk in speech_plan.chunks:
-        results.append(transcribe_chunk(path, speech_plan.stream_index, chunk, options, backend))
+        results.append(
+            transcribe_chunk(path, speech_plan.stream_index, chunk, options, backend, multilingual)
+        )
         done += chunk.duration
         if progress:
             progress(0.05 + 0.95 * done / total)

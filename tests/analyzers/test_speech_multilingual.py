@@ -11,8 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from analyzers.errors import AnalysisError
 from analyzers.speech.models import install_from_package, package_available, verify
-from analyzers.speech.transcribe import SpeechOptions, transcribe_media
+from analyzers.speech.transcribe import (
+    SpeechOptions,
+    load_backend,
+    load_multilingual,
+    transcribe_media,
+)
 from tests.analyzers.speech_media import sentences_with_gaps, words
 
 pytestmark = pytest.mark.slow
@@ -57,3 +63,73 @@ def test_each_region_is_transcribed_in_its_own_language(tmp_path: Path, models_d
     spanish = set(words(" ".join(s.text for s in segments if s.language == "es")))
     assert {"tren", "estación", "niños", "parque"} <= spanish
     assert transcript.language in ("en", "es")
+
+
+MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "audio"
+
+
+class _Counting:
+    """Passes calls through to a real backend and counts its transcriptions."""
+
+    def __init__(self, backend: object) -> None:
+        self._backend = backend
+        self.transcribed = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._backend, name)
+
+    def transcribe(self, audio: object, options: object) -> list:
+        self.transcribed += 1
+        return self._backend.transcribe(audio, options)  # type: ignore[attr-defined]
+
+
+def _clip(name: str) -> Path:
+    path = MEDIA / name
+    if not path.is_file():
+        pytest.skip(f"{path} missing (../shared/media)")
+    return path
+
+
+@pytest.mark.shared_media
+@pytest.mark.parametrize(("clip", "language"), [("fleurs-es-000.ogg", "es"), ("jfk.flac", "en")])
+def test_default_routes_english_to_tiny_en_and_the_rest_to_base(
+    models_dir: Path, clip: str, language: str
+) -> None:
+    """Defaults: base identifies the language; tiny.en hears English and nothing else."""
+    options = SpeechOptions(models_dir=str(models_dir), device="cpu")
+    assert options.model == "tiny.en" and options.multilingual_model == "base"
+    english = _Counting(load_backend(options))
+    multilingual = _Counting(load_multilingual(options))
+    transcript = transcribe_media(_clip(clip), options, backend=english, multilingual=multilingual)
+    assert transcript.language == language
+    assert {s.language for s in transcript.segments} == {language}
+    if language == "en":
+        assert english.transcribed and not multilingual.transcribed
+        assert "country" in words(transcript.text)
+    else:
+        assert multilingual.transcribed and not english.transcribed
+        reference = set(words((MEDIA / clip).with_suffix(".txt").read_text()))
+        assert len(set(words(transcript.text)) & reference) >= 0.6 * len(reference)
+
+
+@pytest.mark.shared_media
+def test_a_language_no_model_may_transcribe_is_recorded_not_transcribed(
+    models_dir: Path,
+) -> None:
+    """German speech with only English allowed: recorded with its detected language and
+    probability, and no English transcript of it."""
+    options = SpeechOptions(models_dir=str(models_dir), device="cpu", languages=("en",))
+    transcript = transcribe_media(_clip("fleurs-de-000.ogg"), options)
+    assert transcript.segments == []
+    assert transcript.untranscribed
+    assert {u.language for u in transcript.untranscribed} == {"de"}
+    assert all(u.probability >= 0.5 for u in transcript.untranscribed)
+    assert transcript.language == "de"
+    assert any("'de'" in w and "not transcribed" in w for w in transcript.warnings)
+
+
+def test_an_english_only_model_without_a_multilingual_one_refuses_to_guess() -> None:
+    """No multilingual model and no configured language: an error, not English by default."""
+    options = SpeechOptions(device="cpu", multilingual_model=None)
+    with pytest.raises(AnalysisError, match="multilingual"):
+        transcribe_media(_clip("fleurs-es-000.ogg"), options)

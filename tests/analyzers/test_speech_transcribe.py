@@ -146,6 +146,7 @@ class _FakeMultilingual:
     """Says French for loud regions and English for quiet ones."""
 
     name, model_name, is_multilingual = "fake", "fake", True
+    languages = frozenset({"en", "fr"})
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         return ("fr", 0.9) if np.abs(audio).max() > 0.2 else ("en", 0.9)
@@ -170,6 +171,7 @@ class _FakeSwitching:
     """Hears one merged region as English, but its second half is French on its own."""
 
     name, model_name, is_multilingual = "fake", "fake", True
+    languages = frozenset({"en", "fr"})
 
     def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
         # The French half is louder (the test's stand-in for sounding French).

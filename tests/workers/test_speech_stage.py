@@ -13,6 +13,7 @@ import pytest
 from storage import repository as repo
 from storage.db import session_scope
 from storage.objects import read_bytes
+from tests.analyzers.speech_media import words
 from workers.services import derived_store
 from workers.settings import Settings
 
@@ -113,3 +114,30 @@ def test_silent_film_skips_speech_with_a_reason(tmp_path: Path) -> None:
     stage = doc["latest_run"]["stages"]["speech"]
     assert stage["status"] == "skipped"
     assert "no audio stream" in json.dumps(stage)
+
+
+SPANISH = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "audio"
+
+
+@pytest.mark.slow
+@pytest.mark.shared_media
+def test_ingest_of_spanish_speech_with_defaults_stores_a_spanish_transcript(
+    tmp_path: Path,
+) -> None:
+    """Default settings (tiny.en + base): the Spanish clip is transcribed in Spanish and
+    labelled es, not turned into English by the English-only default model."""
+    clip = SPANISH / "fleurs-es-000.ogg"
+    if not clip.is_file():
+        pytest.skip(f"{clip} missing (../shared/media)")
+    data = tmp_path / "var"
+    res = _cli(data, "ingest", str(clip), "--external-id", "es-1")
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(_cli(data, "show", "es-1", "--json").stdout)
+    stage = doc["latest_run"]["stages"]["speech"]
+    assert stage["status"] == "succeeded", stage
+    segments = doc["transcript"]["segments"]
+    assert segments and {s["language"] for s in segments} == {"es"}
+    reference = set(words(clip.with_suffix(".txt").read_text()))
+    heard = set(words(" ".join(s["text"] for s in segments)))
+    assert len(heard & reference) >= 0.6 * len(reference), (heard, reference)
+    assert "es" in json.dumps(stage)

@@ -1,6 +1,8 @@
 """Speech stage: transcribe the chosen audio track, store segments, VTT and SRT.
 
-Settings (``COLDSTART_SPEECH_*``) pick backend, model, device, language and track. The
+Settings (``COLDSTART_SPEECH_*``) pick backend, models, device, language and track. By
+default the multilingual model identifies each region's language; English goes to the fast
+English model and other languages to the multilingual one. The
 subtitles go to the derived store first; the segments and the artifact rows are then
 written in one transaction, so a failure never leaves a half-stored transcript. No audio
 track makes the stage "skipped" with the reason (StageNotApplicable), not a failure.
@@ -39,6 +41,10 @@ def speech_options(settings: Settings) -> SpeechOptions:
     return SpeechOptions(
         backend=settings.speech_backend,
         model=settings.speech_model,
+        multilingual_model=settings.speech_multilingual_model or None,
+        languages=tuple(
+            code.strip() for code in (settings.speech_languages or "").split(",") if code.strip()
+        ),
         models_dir=str(settings.effective_speech_models_dir),
         device=device,
         compute_type=settings.speech_compute_type,
@@ -103,6 +109,9 @@ def merge(ctx: StageContext, results: list[dict[str, Any]]) -> dict[str, Any]:
         "duration_s": round(transcript.duration_s, 3),
         "backend": transcript.backend,
         "model": transcript.model,
+        # Languages transcribed, and speech left untranscribed (language and probability).
+        "languages": sorted({s.language for s in transcript.segments if s.language}),
+        "untranscribed": [u.to_dict() for u in transcript.untranscribed],
     }
     ctx.persist(write, summary)
     return summary
@@ -113,7 +122,9 @@ STAGE = Stage(
     run=chunked_run(plan, run_chunk, merge),
     queue="cpu",  # the fleet may route it to "gpu" where CUDA workers run it in float16
     weight=0.3,
-    version=lambda settings: "2:" + speech_options(settings).version(),
+    # 3: language identified per region by the multilingual model; English-only models
+    # transcribe English only.
+    version=lambda settings: "3:" + speech_options(settings).version(),
     after=("probe",),
     plan_chunks=plan,
     run_chunk=run_chunk,
