@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = ROOT / "var" / "demo"
 NARRATION = (
-    "Welcome to coldstart. A big friendly rabbit wakes up in a quiet green forest. "
-    "Then the picture changes, and a storm of colours fills the screen."
+    "A big friendly rabbit wakes up happy, laughing with his friends. "
+    "Then the sky goes dark. Damn, something is wrong."
 )
 
 

@@ -396,20 +396,17 @@ def _marks_for(signals: Mapping[str, SignalResult], descriptor: str) -> list[tup
 
 def _primary_signals(taxonomy: Taxonomy, label: Label) -> list[str]:
     """The signals that must be present to rule a descriptor out: the detector made for it
-    (NudeNet, the lexicon) and the vision model for anything visible."""
-    lexical = {taxonomy.lexicon.descriptor} | {
-        c.descriptor for c in taxonomy.lexicon.categories.values()
-    }
-    out = []
+    (NudeNet for nudity, the lexicon for strong language) or, for anything else visible,
+    the vision model, plus the lexicon where its categories feed the descriptor."""
     if label.id == "nudity":
-        out.append("nudity")
+        return ["nudity"]
+    if label.id == taxonomy.lexicon.descriptor:
+        return ["language"]
+    lexical = {c.descriptor for c in taxonomy.lexicon.categories.values()}
+    out = ["vision"] if label.vision_prompts else []
     if label.id in lexical:
         out.append("language")
-    if label.vision_prompts:
-        out.append("vision")
-    if not out:
-        out.append("transcript" if label.text_cues else "audio")
-    return out
+    return out or ["transcript" if label.text_cues else "audio"]
 
 
 def _maturity(
@@ -447,7 +444,9 @@ def _maturity(
                 for s, v in zip(scenes, per_scene, strict=True)
                 if v is not None and v >= label.threshold
             )
-        confidence = _confidence(pooled, label.threshold, marks)
+        detectors = [n for n in _primary_signals(taxonomy, label) if n in ("nudity", "language")]
+        ran = bool(detectors) and all(n in scorer.present for n in detectors)
+        confidence = _confidence(pooled, label.threshold, marks, detector_ran=ran)
         if missing and severity in (None, "none"):
             # Unknown, never clean: what could show it is not there.
             assessments[label.id] = DescriptorAssessment(
@@ -502,11 +501,26 @@ def _short(reason: str) -> str:
     return reason.split(" (set ", 1)[0]
 
 
-def _confidence(pooled: float | None, threshold: float, marks: Sequence[tuple[str, Mark]]) -> float:
-    """How sure the assessment is: marks are direct detections; a fused score is surer the
-    further it sits from its threshold."""
+# A dedicated detector (NudeNet, the lexicon) that ran over the whole title and found
+# nothing: clean with this confidence.
+DETECTOR_CLEAN_CONFIDENCE = 0.9
+
+
+def _confidence(
+    pooled: float | None,
+    threshold: float,
+    marks: Sequence[tuple[str, Mark]],
+    *,
+    detector_ran: bool,
+) -> float:
+    """How sure the assessment is: marks are direct detections; a detector that ran and
+    found nothing is fairly sure; a fused score is surer the further it sits from its
+    threshold."""
     if marks:
         return round(max(m.score for _, m in marks), 4)
+    if detector_ran:
+        fused = 0.5 + abs(pooled - threshold) if pooled is not None else 1.0
+        return round(min(DETECTOR_CLEAN_CONFIDENCE, fused), 4)
     if pooled is None:
         return 0.0
     return round(min(1.0, 0.5 + abs(pooled - threshold)), 4)
