@@ -211,9 +211,11 @@ def title_document(session: Session, title: Title) -> dict[str, Any]:
                 "dim": e.dim,
                 "status": getattr(spaces.get((e.space, e.model_version)), "status", None),
                 "parts_present": (e.info or {}).get("present"),
-                "parts_absent": (e.info or {}).get("absent"),
+                "parts_absent": (e.info or {}).get("absent") if e.scope == "title" else None,
+                # why the title has no vector in this space version (no transcript...)
+                "absent": (e.info or {}).get("absent") if e.scope == "absent" else None,
             }
             for e in embeddings
-            if e.scope == "title"
+            if e.scope in ("title", "absent")
         ],
     }

@@ -198,17 +198,51 @@ def title_vector(
     return None if row is None else (from_bytes(row[0], space.dim), dict(row[1] or {}))
 
 
+ABSENT = "absent"  # the scope of a marker row: this title cannot have a vector here
+
+
+def mark_absent(session: Session, title_id: int, space: EmbeddingSpace, reason: str) -> None:
+    """Record that a title has no vector in this space version (no transcript, no video)
+    and why: a backfill counts it as done, and never serves it (scope ``absent``, no bytes)."""
+    session.execute(
+        delete(Embedding).where(
+            Embedding.title_id == title_id,
+            Embedding.space == space.name,
+            Embedding.model_version == space.version,
+        )
+    )
+    session.add(
+        Embedding(
+            title_id=title_id,
+            space=space.name,
+            scope=ABSENT,
+            ref_idx=-1,
+            model_version=space.version,
+            dim=0,
+            vector=b"",
+            info={"absent": reason},
+        )
+    )
+    session.flush()
+
+
 def _has_vector(space: EmbeddingSpace):  # type: ignore[no-untyped-def]
+    """A title is done in a space version once it has a title vector or an absence marker."""
     return (
         select(Embedding.id)
         .where(
             Embedding.title_id == Title.id,
             Embedding.space == space.name,
             Embedding.model_version == space.version,
-            Embedding.scope == "title",
+            Embedding.scope.in_(("title", ABSENT)),
         )
         .exists()
     )
+
+
+def is_done(session: Session, title_id: int, space: EmbeddingSpace) -> bool:
+    q = select(Title.id).where(Title.id == title_id, _has_vector(space))
+    return session.scalar(q) is not None
 
 
 def titles_lacking(

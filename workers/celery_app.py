@@ -118,7 +118,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 def make_app(settings: Settings) -> Celery:
-    app = Celery("coldstart", include=["workers.tasks"])
+    app = Celery("coldstart", include=["workers.tasks", "workers.backfill_tasks"])
     app.conf.update(celery_config(settings))
     return app
 

@@ -16,7 +16,7 @@ from storage import repository as repo
 from storage.db import session_scope
 from storage.documents import title_document, title_summary
 from storage.objects import InvalidObjectKey
-from workers import cli_fleet, cli_runs
+from workers import cli_backfill, cli_fleet, cli_runs
 from workers.cli_models import models_app
 from workers.cli_render import console, err_console, print_title, watch_run
 from workers.dispatch import dispatch_run
@@ -169,6 +169,7 @@ def config(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
 # Fleet and run-management commands live in their own modules.
 cli_runs.register(app, _prepare)
 cli_fleet.register(app, _prepare)
+cli_backfill.register(app, _prepare)
 
 
 if __name__ == "__main__":

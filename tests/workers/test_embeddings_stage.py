@@ -76,7 +76,7 @@ def test_text_model_change_recomputes_only_text_and_fused(
     assert changed == {"text", "fused"}
     assert stage.stage_version(settings) != key_before  # the stage's cache key moves
     ref = stage.TitleRef(settings.effective_database_url, title_id, derived_store(settings))
-    src = stage.load_sources(ref)
+    src = stage.load_sources(ref, after["visual"].model)
     writes, report = stage.embed_title(
         settings.effective_database_url, after, src, title_id, stage.SPACES
     )

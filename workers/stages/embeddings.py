@@ -111,7 +111,9 @@ class Sources:
         return digest(spec.label, {s: self.upstream.get(s, "none") for s in READS[name]})
 
 
-def load_sources(ref: TitleRef | StageContext) -> Sources:
+def load_sources(ref: TitleRef | StageContext, vision_model: str) -> Sources:
+    """What the spaces read of a title; ``vision_model``: the vision version the ``visual``
+    space expects (stored keyframe embeddings of another model are not used)."""
     inputs = read_inputs(ref)  # type: ignore[arg-type]
     signals = load_signals(ref, "signals")  # type: ignore[arg-type]
     with session_scope(ref.db_url) as session:
@@ -125,7 +127,10 @@ def load_sources(ref: TitleRef | StageContext) -> Sources:
         arc = dict(prof.arc or {}) if prof is not None else None
         descriptors = dict(prof.descriptors or {}) if prof is not None else None
     keyframes, absent = None, summary.get("absent") or "the vision stage has not run"
-    if summary.get("embeddings_key"):
+    made_by = vision.model_version.split(":", 1)[-1] if vision is not None else None
+    if summary.get("embeddings_key") and made_by != vision_model:
+        absent = f"keyframe embeddings are from {made_by}: the vision stage must run again"
+    elif summary.get("embeddings_key"):
         data = np.load(io.BytesIO(read_bytes(ref.derived, summary["embeddings_key"])))
         keyframes, absent = ([int(i) for i in data["shots"]], data["vectors"]), None
     return Sources(
@@ -162,13 +167,15 @@ def compute(specs: dict[str, SpaceSpec], src: Sources, name: str) -> SpaceOutput
     raise KeyError(name)
 
 
-def register(session: Session, spec: SpaceSpec) -> Any:
+def register(session: Session, spec: SpaceSpec, status: str | None = None) -> Any:
     """The registry row of ``spec``: active when it is the first version of its name,
-    otherwise ``building`` until a backfill flips it."""
+    otherwise ``building`` until a backfill flips it (``status`` forces one)."""
     existing = vectors.get_space(session, spec.name, spec.version)
     if existing is not None:
         return existing
-    first = vectors.active_space(session, spec.name) is None
+    if status is None:
+        first = vectors.active_space(session, spec.name) is None
+        status = SpaceStatus.ACTIVE if first else SpaceStatus.BUILDING
     return vectors.register_space(
         session,
         name=spec.name,
@@ -176,12 +183,15 @@ def register(session: Session, spec: SpaceSpec) -> Any:
         dim=spec.dim,
         model=spec.model,
         params=spec.params,
-        status=SpaceStatus.ACTIVE if first else SpaceStatus.BUILDING,
+        status=status,
     )
 
 
 def save(session: Session, title_id: int, out: SpaceOutput, inputs: str) -> None:
     space = register(session, out.spec)
+    if out.absent is not None:
+        vectors.mark_absent(session, title_id, space, out.absent)
+        return
     rows = [
         vectors.VectorRow(r.scope, r.ref_idx, r.vector, {**out.info, "inputs": inputs})
         if r.scope == "title"
@@ -215,15 +225,15 @@ def embed_title(
         if name == "visual" and src.keyframes is not None:
             spec = visual.spec(spec.model, int(src.keyframes[1].shape[1]))
         found = stored(db_url, title_id, spec)
-        if found is not None and found[1].get("inputs") == inputs:
+        if found is not None and found[1].get("inputs") == inputs and not found[1].get("absent"):
             titles[name] = found[0]
             report[name] = {"version": spec.version, "dim": spec.dim, "reused": True}
             continue
         out = compute(specs, src, name)
         titles[name] = out.title
         report[name] = {"version": out.spec.version, "dim": out.spec.dim, "absent": out.absent}
-        if out.absent is None and name in wanted:
-            writes.append((out, inputs))
+        if name in wanted and (out.absent is None or out.spec.dim > 0):
+            writes.append((out, inputs))  # an absence is recorded too (visual: once dim known)
     if "fused" in wanted:
         out = fused.fuse(specs["fused"], titles)
         # The parts' fingerprints cover their versions and upstream keys.
@@ -244,7 +254,7 @@ def embed_title(
 
 def run(ctx: StageContext) -> dict[str, Any]:
     specs = space_specs(ctx.settings)
-    src = load_sources(ctx)
+    src = load_sources(ctx, specs["visual"].model)
     writes, report = embed_title(ctx.db_url, specs, src, ctx.title_id, SPACES)
     for name, entry in report.items():
         if entry.get("absent"):
