@@ -11,6 +11,8 @@ Reliability choices (tested in tests/pipeline):
   it for io-only workers, whose tasks are short).
 * Redis ``visibility_timeout`` above the longest task (``task_max_s`` caps every hard time
   limit): an unacknowledged message comes back only when its worker is surely gone.
+* Recovery does not wait for it: running stage and chunk tasks heartbeat, and beat's stage
+  sweep re-sends a task whose heartbeat is older than ``stale_stage_s`` (workers/heartbeat.py).
 * Transient failures (S3, database, network) retry with exponential backoff and full
   jitter (workers/tasks.py); bad input fails at once with its reason.
 """
@@ -96,6 +98,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": CONTROL_QUEUE,
         "task_queues": [Queue(q, Exchange(q, type="direct"), routing_key=q) for q in QUEUES],
         "task_create_missing_queues": True,
+        # A chord's errback also on its header tasks: Celery's coming default, set so that
+        # no pending-deprecation warning is logged for each chord we build.
+        "task_allow_error_cb_on_chord_header": True,
         "beat_schedule": {
             "sweep-incoming": {"task": "coldstart.sweep", "schedule": settings.sweep_interval_s},
             "publish-events": {"task": "coldstart.publish_events", "schedule": 60.0},
@@ -166,6 +171,20 @@ def _child_exit(pid: int | None = None, **_kwargs: Any) -> None:
     from workers.metrics import child_exited
 
     child_exited(pid or os.getpid())
+
+
+@signals.beat_init.connect
+def _beat_init(sender: Any = None, **_kwargs: Any) -> None:
+    from workers.heartbeat import run_sweeper
+
+    run_sweeper(get_settings(), resend)
+
+
+def resend(message: dict[str, Any]) -> None:
+    """Send a lost task's message again, as it was (same id, canvas continuation)."""
+    from celery import signature
+
+    signature(message, app=app).apply_async()
 
 
 @signals.worker_ready.connect

@@ -21,6 +21,7 @@ from storage import repository as repo
 from storage.db import session_scope
 from storage.objects import ObjectNotFound, put_bytes, read_bytes
 from workers import pipeline
+from workers.heartbeat import current_stage_label
 from workers.settings import Settings
 from workers.stages.base import Stage, StageContext
 
@@ -89,7 +90,7 @@ def _count_chunk(settings: Settings, run_id: int, stage: str, total: int) -> Non
             chunks=total,
             progress=round(done / (total + 1), 4),
         )
-        run.current_stage = stage
+        run.current_stage = current_stage_label(run.stages or {})
 
 
 def merging_stage(stage: Stage, ranges: list[range]) -> Stage:

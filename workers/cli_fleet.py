@@ -82,10 +82,15 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
 
     @app.command()
     def sweep() -> None:
-        """List the incoming bucket once and queue objects not yet known."""
+        """Once: queue objects of the incoming bucket not yet known, and re-send tasks whose
+        worker was lost (heartbeat older than stale_stage_s); beat does both periodically."""
         from dataclasses import asdict
 
+        from workers.celery_app import resend
+        from workers.heartbeat import sweep_stages
         from workers.triggers import sweep_incoming
 
-        report = sweep_incoming(prepare())
-        console.print(asdict(report))
+        settings = prepare()
+        console.print(asdict(sweep_incoming(settings)))
+        if not settings.embedded:
+            console.print(asdict(sweep_stages(settings, resend)))

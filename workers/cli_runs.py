@@ -16,6 +16,7 @@ from storage.models import RunStatus
 from workers.attempts import AttemptRefused, new_attempt
 from workers.cli_render import console, err_console, watch_run
 from workers.dispatch import dispatch_run
+from workers.heartbeat import describe_in_flight
 
 EXIT_FAILED = 1
 EXIT_INPUT = 2
@@ -36,7 +37,12 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         wanted = RunStatus.FAILED if failed else status
         with session_scope(settings.effective_database_url) as session:
             rows = [
-                {**run_document(r), "title_id": r.title_id, "title": r.title.name}
+                {
+                    **run_document(r),
+                    "title_id": r.title_id,
+                    "title": r.title.name,
+                    "in_flight": describe_in_flight(r.stages or {}),
+                }
                 for r in repo.list_runs(session, status=wanted, limit=limit)
             ]
         if json_out:
@@ -51,7 +57,7 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
                 f"{r['title_id']} {r['title']}"[:40],
                 r["status"],
                 str(r["attempt"]),
-                r["current_stage"] or "",
+                "; ".join(r["in_flight"]),
                 f"{r['progress'] * 100:.0f}%",
                 (r["error"] or "")[:80],
             )
@@ -90,6 +96,13 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         except LookupError as err:
             err_console.print(f"[red]error:[/red] {err}")
             raise typer.Exit(EXIT_INPUT) from err
-        if doc["status"] == RunStatus.FAILED:
-            err_console.print(f"[red]error:[/red] {doc['error']}")
-            raise typer.Exit(EXIT_FAILED)
+        raise typer.Exit(final_status(run, doc))
+
+
+def final_status(run_id: int, doc: dict) -> int:  # type: ignore[type-arg]
+    """Print how a watched run ended; its exit code (1 when it failed)."""
+    code = EXIT_FAILED if doc["status"] == RunStatus.FAILED else 0
+    if code:
+        err_console.print(f"[red]error:[/red] {doc['error']}")
+    err_console.print(f"run {run_id}: {doc['status']} (exit {code})")
+    return code

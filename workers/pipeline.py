@@ -23,6 +23,7 @@ from storage.db import session_scope
 from storage.models import RunStatus, StageStatus
 from storage.objects import materialize
 from workers.errors import describe
+from workers.heartbeat import current_stage_label
 from workers.services import derived_store, store_for_uri
 from workers.settings import Settings
 from workers.stages import STAGES, Stage, StageContext
@@ -92,6 +93,7 @@ def run_stage(
             repo.update_stage(
                 session, run, stage.name, status=StageStatus.SUCCEEDED, cached=True, progress=1.0
             )
+            run.current_stage = current_stage_label(run.stages or {})
             run.model_versions = {**(run.model_versions or {}), stage.name: version}
             return StageOutcome(stage.name, StageStatus.SUCCEEDED, cached=True)
         repo.update_stage(
@@ -103,7 +105,7 @@ def run_stage(
             progress=0.0,
             error=None,
         )
-        run.current_stage = stage.name
+        run.current_stage = current_stage_label(run.stages or {})
         run.model_versions = {**(run.model_versions or {}), stage.name: version}
         done = {
             n: 1.0
@@ -180,6 +182,7 @@ def run_stage(
             fields["error"] = failure.message
             fields["error_code"] = failure.code
         repo.update_stage(session, run, stage.name, **fields)
+        run.current_stage = current_stage_label(run.stages or {})
         cost = dict(run.cost or {})
         gpu = duration if _cuda_in_use() else 0.0
         cost[stage.name] = {"wall_s": round(duration, 3), "cpu_s": round(cpu, 3), "gpu_s": gpu}

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     retry_backoff_max_s: float = Field(300.0, description="Longest delay between retries.")
     sweep_interval_s: float = Field(300.0, description="Beat: list the incoming bucket.")
     stale_run_s: int = Field(0, description="A run silent this long is failed; 0 = derived.")
+    heartbeat_s: float = Field(5.0, le=10.0, description="Running tasks' heartbeat period.")
+    stale_stage_s: float = Field(120.0, description="A task silent this long is re-sent.")
+    stage_sweep_s: float = Field(30.0, description="Beat: look for lost tasks this often.")
     media_cache_gb: float = Field(20.0, description="Per-worker cache of downloaded titles.")
     events_exchange: str = "coldstart.events"
     stage_plugins: str = Field("", description="Extra stages, 'module:ATTR' comma-separated.")

@@ -15,20 +15,22 @@ so a bad title never breaks the canvas: ``finish`` reads the outcome from the da
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
 from celery import Task, chain, group
 from celery.canvas import Signature
-from celery.exceptions import Retry
+from celery.exceptions import Ignore, Retry
 from celery.utils.log import get_task_logger
 
 from storage import repository as repo
 from storage.db import session_scope
 from storage.models import RunStatus, StageStatus
-from workers import chunks, pipeline
+from workers import chunks, heartbeat, pipeline
 from workers.canvas import build_graph, time_limits
 from workers.celery_app import app
 from workers.errors import TransientError, describe, is_transient
@@ -209,9 +211,10 @@ def stage_task(
             stage = chunks.merging_stage(stage, [chunks.decode_range(v) for v in merge_chunks])
         t0 = time.monotonic()
         try:
-            media = local_media(settings, source_uri, sha)
-            outcome = pipeline.run_stage(settings, run_id, stage, media)
-        except Retry:
+            with _owning(self, settings, run_id, stage, heartbeat.STAGE_KEY):
+                media = local_media(settings, source_uri, sha)
+                outcome = pipeline.run_stage(settings, run_id, stage, media)
+        except (Retry, Ignore):
             raise
         except Exception as err:
             if is_transient(err) and self.request.retries < settings.retry_max:
@@ -242,11 +245,12 @@ def chunk_task(self: Task, run_id: int, stage_name: str, encoded: list[int], tot
             return "not_run"
         t0 = time.monotonic()
         try:
-            media = local_media(settings, source_uri, sha)
-            done = chunks.run_chunk(
-                settings, run_id, stage, chunks.decode_range(encoded), total, media
-            )
-        except Retry:
+            with _owning(self, settings, run_id, stage, heartbeat.chunk_key(encoded)):
+                media = local_media(settings, source_uri, sha)
+                done = chunks.run_chunk(
+                    settings, run_id, stage, chunks.decode_range(encoded), total, media
+                )
+        except (Retry, Ignore):
             raise
         except Exception as err:
             if is_transient(err) and self.request.retries < settings.retry_max:
@@ -257,6 +261,23 @@ def chunk_task(self: Task, run_id: int, stage_name: str, encoded: list[int], tot
             return "failed"
         STAGE_SECONDS.labels(f"{stage_name}:chunk", "succeeded").observe(time.monotonic() - t0)
         return done
+
+
+@contextlib.contextmanager
+def _owning(self: Task, settings: Settings, run_id: int, stage: Stage, key: str) -> Iterator[None]:
+    """Own the work with a heartbeat (workers/heartbeat.py), storing this task's message so
+    that the sweep can send it again if this worker dies. A duplicate delivery whose twin is
+    alive stands down (Ignore: no result, no continuation; the twin sends the rest)."""
+    resend = dict(self.signature_from_request(queue=stage.queue))
+    try:
+        with heartbeat.owning(settings, run_id, stage.name, key, resend):
+            yield
+    except heartbeat.StandDown as err:
+        log.info("%s %s: another delivery owns it (%s); standing down", stage.name, key, err)
+        raise Ignore() from err
+    except heartbeat.WorkerLost as err:
+        log.error("run %s: %s", run_id, err)
+        raise Ignore() from err
 
 
 def _retry(self: Task, settings: Settings, run_id: int, stage: str, err: BaseException) -> Retry:

@@ -235,20 +235,22 @@ def test_announced_three_times_plus_sweep_is_one_title_one_run(fleet_factory, cl
 
 
 def test_worker_killed_mid_stage_another_finishes(fleet_factory, clips) -> None:
-    # A short visibility timeout so the lost message comes back within the test: it still
-    # exceeds the longest task (task_max_s caps every time limit).
-    fleet = fleet_factory(enabled_stages="probe,slow", task_max_s=8, task_time_base_s=6)
+    # Default visibility timeout (hours): beat's stage sweep sends the lost stage again once
+    # its heartbeat is stale (stale_stage_s, shrunk here), without waiting for the broker.
+    fleet = fleet_factory(enabled_stages="probe,slow", stale_stage_s=10)
     from workers.celery_app import visibility_timeout
 
-    assert visibility_timeout(fleet.settings) > 8
+    assert visibility_timeout(fleet.settings) > 6 * 3600
     first = fleet.start_worker(concurrency=1)
+    fleet.start_beat()
     key = fleet.upload(clips[2])
     post_events(fleet, minio_event(fleet.settings.incoming_bucket, key))
     run_id = fleet.wait_stage_running("slow", min_progress=0.2)
     first.kill9()
     second = fleet.start_worker(concurrency=1)
-    [run] = fleet.wait_runs(1, timeout=60)
+    [run] = fleet.wait_runs(1, timeout=90)
     assert run["id"] == run_id and run["status"] == "succeeded", run
+    assert run["stages"]["slow"]["lost"] == 1
     assert second.alive()
     slow_starts = list(fleet._store(fleet.settings.derived_bucket).list(""))
     assert sum("/test-slow/start-" in o.key for o in slow_starts) == 2  # ran twice
