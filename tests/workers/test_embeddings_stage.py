@@ -48,7 +48,9 @@ def test_silent_title_gets_style_profile_fused_and_tiny_random_clip_visual(
 ) -> None:
     settings, title_id = enriched
     doc = _doc(settings, title_id)
-    spaces = {e["space"]: e for e in doc["embedding_spaces"]}
+    listed = {e["space"]: e for e in doc["embedding_spaces"]}
+    assert listed["text"]["absent"] == "no transcript" and listed["text"]["dim"] == 0
+    spaces = {n: e for n, e in listed.items() if e["absent"] is None}
     assert set(spaces) == {"visual", "style", "profile", "fused"}  # no transcript: no text
     assert spaces["visual"]["dim"] == 16  # the tiny random CLIP's projection
     fused = spaces["fused"]
@@ -80,7 +82,11 @@ def test_text_model_change_recomputes_only_text_and_fused(
     writes, report = stage.embed_title(
         settings.effective_database_url, after, src, title_id, stage.SPACES
     )
-    assert [out.spec.name for out, _ in writes] == ["fused"]  # text: still no transcript
+    # text: the new version records its absence (still no transcript); fused is recomputed
+    assert [(out.spec.name, out.absent) for out, _ in writes] == [
+        ("text", "no transcript"),
+        ("fused", None),
+    ]
     assert report["style"]["reused"] and report["profile"]["reused"] and report["visual"]["reused"]
     with session_scope(settings.effective_database_url) as s:
         for out, inputs in writes:
