@@ -24,6 +24,7 @@ from storage.models import (
     TagProposal,
     Title,
     TitleProfile,
+    TitleStatus,
     utcnow,
 )
 from storage.repository import audit, emit_event
@@ -177,6 +178,19 @@ def save_profile(
 
 def profile_of(session: Session, title_id: int) -> TitleProfile | None:
     return session.scalar(select(TitleProfile).where(TitleProfile.title_id == title_id))
+
+
+def titles_to_retag(session: Session, fingerprint: str) -> tuple[list[int], list[int]]:
+    """Titles whose tags were made with another taxonomy (or never made), and the locked
+    ones among them, which a re-analysis must not touch: (to retag, locked)."""
+    rows = session.execute(
+        select(Title.id, Title.locked_by, TitleProfile.taxonomy_fingerprint)
+        .outerjoin(TitleProfile, TitleProfile.title_id == Title.id)
+        .where(Title.status == TitleStatus.ENRICHED)
+        .order_by(Title.id)
+    ).all()
+    stale = [(tid, locked) for tid, locked, fp in rows if fp != fingerprint]
+    return [t for t, locked in stale if not locked], [t for t, locked in stale if locked]
 
 
 def proposals_of(session: Session, title_id: int) -> Sequence[TagProposal]:

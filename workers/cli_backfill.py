@@ -11,6 +11,7 @@ import typer
 
 from workers import backfill
 from workers.cli_render import console
+from workers.retag import retag
 
 
 def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
@@ -18,7 +19,17 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
 
     @app.command("backfill")
     def backfill_cmd(
-        space: Annotated[str, typer.Option("--space", help="text, profile, style or fused.")],
+        space: Annotated[
+            str | None, typer.Option("--space", help="text, profile, style or fused.")
+        ] = None,
+        taxonomy: Annotated[
+            bool,
+            typer.Option(
+                "--taxonomy",
+                help="Re-tag the titles tagged with another taxonomy (after an edit); only "
+                "the stages that read it run again. Locked titles are skipped.",
+            ),
+        ] = False,
         batch: Annotated[int, typer.Option(help="Titles per batch (per task).")] = 100,
         pause: Annotated[float, typer.Option(help="Seconds between titles (throttle).")] = 0.0,
         local: Annotated[
@@ -29,6 +40,13 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         """Backfill a space: a new version builds beside the active one and flips when every
         title has a vector. Rerun it to resume: done titles are skipped."""
         settings = prepare()
+        if taxonomy == (space is not None):
+            console.print("[red]error:[/red] give exactly one of --space NAME or --taxonomy")
+            raise typer.Exit(2)
+        if taxonomy:
+            _retag(settings, json_out)
+            return
+        assert space is not None
         if settings.broker_url and not local:
             sent = backfill.enqueue(settings, space, batch, pause)
             state = backfill.start(settings, space)
@@ -42,3 +60,17 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
             f"{out['name']}@{out['version']}: {out['status']}, {out['lacking']} titles lacking"
             + (f", {out['tasks']} batch tasks sent" if "tasks" in out else "")
         )
+
+
+def _retag(settings, json_out: bool) -> None:  # type: ignore[no-untyped-def]
+    result = retag(settings)
+    if json_out:
+        sys.stdout.write(json.dumps(result.__dict__) + "\n")
+        return
+    console.print(
+        f"taxonomy {result.taxonomy}: {len(result.runs)} titles re-tagged"
+        + (f", {len(result.locked)} locked titles left alone" if result.locked else "")
+    )
+    for title_id, run_id in result.runs.items():
+        status = result.statuses.get(run_id, "queued")
+        console.print(f"  title {title_id}: run {run_id} {status}")
