@@ -52,6 +52,9 @@ bench-speech: install system
 bench-pipeline: install system services
 	$(PY) benchmarks/bench_pipeline.py
 
+bench-embeddings: install system services
+	$(PY) benchmarks/bench_embeddings.py
+
 bench-tagging: install system
 	$(PY) benchmarks/bench_tagging.py
 

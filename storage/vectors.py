@@ -268,3 +268,28 @@ def lock_space(session: Session, space: EmbeddingSpace) -> EmbeddingSpace:
     two workers finishing a backfill at once flip it once."""
     q = select(EmbeddingSpace).where(EmbeddingSpace.id == space.id).with_for_update()
     return session.scalars(q.execution_options(populate_existing=True)).one()
+
+
+def load_title_matrix(
+    session: Session, space: EmbeddingSpace, *, batch: int = 20000
+) -> tuple[np.ndarray, np.ndarray]:
+    """(title ids, n x dim float32 matrix) of every title vector of one space version, for an
+    index: the same single streamed query as :func:`iter_title_vectors`, decoded a batch at
+    a time (one ``frombuffer`` per batch, not per row)."""
+    q = (
+        select(Embedding.title_id, Embedding.vector)
+        .where(
+            Embedding.space == space.name,
+            Embedding.model_version == space.version,
+            Embedding.scope == "title",
+        )
+        .order_by(Embedding.title_id)
+        .execution_options(yield_per=batch, stream_results=True)
+    )
+    ids: list[int] = []
+    blocks: list[np.ndarray] = []
+    for part in session.execute(q).partitions():
+        ids.extend(r[0] for r in part)
+        blocks.append(np.frombuffer(b"".join(r[1] for r in part), dtype="<f4"))
+    matrix = np.concatenate(blocks) if blocks else np.empty(0, dtype="<f4")
+    return np.asarray(ids, dtype=np.int64), matrix.reshape(-1, space.dim).astype(np.float32)

@@ -86,6 +86,10 @@ def test_backfill_resumes_in_process_and_flips_once_complete(db_url: str, tmp_pa
         assert vectors.get_space(s, "style", OLD).status == SpaceStatus.RETIRED
         loaded = dict(vectors.iter_title_vectors(s, vectors.active_space(s, "style")))
     assert sorted(loaded) == ids and all(abs(np.linalg.norm(v) - 1) < 1e-5 for v in loaded.values())
+    with session_scope(db_url) as s:
+        got_ids, matrix = vectors.load_title_matrix(s, vectors.active_space(s, "style"), batch=3)
+    assert got_ids.tolist() == ids
+    assert np.array_equal(matrix, np.stack([loaded[t] for t in ids]))
 
 
 def test_backfill_flips_atomically_and_resumes_after_kill9_of_a_celery_worker(
