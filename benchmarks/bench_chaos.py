@@ -282,8 +282,11 @@ def render(r: dict[str, Any]) -> str:
         f" | {sum(r['chaos']['duplicates'].values())} |",
         "",
         f"Batch time with kills: {r['slowdown']}x the batch with none. Recovery is the time"
-        " from the kill to the lost work having a new owner (running again): the heartbeat"
-        " goes stale after `stale_stage_s`, and beat's stage sweep sends the task again.",
+        " from the kill to the lost work having a new owner (running again), including the"
+        f" {RESTART_AFTER_S:g} s before the new worker starts and any wait in the queue. Here"
+        " beat runs on the workers' machine, so its stage sweep (every 30 s) sees at once that"
+        " the owner's process is gone; from another machine it waits for the heartbeat to go"
+        " stale (`stale_stage_s`, 120 s), so recovery is at most about 150 s plus the queue.",
         "",
         provenance_md(r["provenance"]),
     ]
