@@ -426,16 +426,20 @@ def _maturity(
         per_scene, parts = scorer.scene_scores(label)
         known = sorted((v for v in per_scene if v is not None), reverse=True)
         pooled = sum(known[:top_k]) / len(known[:top_k]) if known else None
-        fused_level = _severity_of(pooled, label.threshold) if pooled is not None else None
-        marks = _marks_for(signals, label.id)
-        mark_level = _max_severity([m.severity for _, m in marks])
-        levels = [lv for lv in (fused_level, mark_level if marks else None) if lv is not None]
-        severity = _max_severity(levels) if levels else None
         missing = [
             f"{CALIBRATION_KEY.get(n, n)}: {_short(absent.get(n, 'not run'))}"
             for n in _primary_signals(taxonomy, label)
             if n not in scorer.present
         ]
+        # Without the signal that can see a descriptor, supporting cues (speech semantics,
+        # loudness) cannot establish it either way: only direct detections (marks) count.
+        fused_level = None
+        if pooled is not None and not missing:
+            fused_level = _severity_of(pooled, label.threshold)
+        marks = _marks_for(signals, label.id)
+        mark_level = _max_severity([m.severity for _, m in marks])
+        levels = [lv for lv in (fused_level, mark_level if marks else None) if lv is not None]
+        severity = _max_severity(levels) if levels else None
         is_uncertain = label.id in uncertain_all
         spans = tuple(sorted({(round(m.start_s, 2), round(m.end_s, 2)) for _, m in marks}))
         if fused_level not in (None, "none"):

@@ -85,7 +85,7 @@ def test_changes_recompute_exactly_the_stages_downstream(
     # A taxonomy change (an edited copy of the packaged file) touches only its reader.
     custom = tmp_path / "taxonomy.yaml"
     shutil.copy(taxonomy.default_path(), custom)
-    custom.write_text(custom.read_text().replace("threshold: 0.5", "threshold: 0.55", 1))
+    custom.write_text(custom.read_text().replace("threshold: 0.6", "threshold: 0.55", 1))
     assert taxonomy.load(custom).fingerprint != taxonomy.load().fingerprint
     settings = settings.model_copy(update={"taxonomy": custom})
     assert _rerun(settings, ingested.title_id) == Counter(fusion=1)
@@ -96,7 +96,7 @@ def test_a_broken_taxonomy_refuses_the_run_and_names_the_error(
 ) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text(
-        taxonomy.default_path().read_text().replace("threshold: 0.5", "threshold: 1.5", 1)
+        taxonomy.default_path().read_text().replace("threshold: 0.6", "threshold: 1.5", 1)
     )
     settings = pipeline.model_copy(update={"taxonomy": broken})
     ingested = ingest_file(settings, _clip(tmp_path))
