@@ -1,0 +1,506 @@
+"""The catalogue index: per-title facts as column arrays, and one vector index per space.
+
+Filters (rating ceiling, duration, recency, exclusions) become a boolean mask over titles
+*before* the top-k: the exact path scores only allowed rows; the HNSW path (faiss, beyond
+``hnsw_min_size`` vectors) hands the mask to faiss as an ``IDSelectorBitmap``, and falls
+back to exact scoring of the allowed subset when the filter is narrow or when the graph
+walk found fewer than k allowed titles. So k eligible titles always give k results.
+
+Updates are incremental: a title's facts are rewritten in place; a changed vector takes a
+new slot (HNSW graphs cannot replace a point) and the old slot is marked dead.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+UNRATED = 255  # the age of a title with no trustworthy rating: above every ceiling
+
+
+@dataclass(frozen=True)
+class RatingFact:
+    system: str
+    rating: str
+    order: int  # position in its system, 0 = most permissive
+    min_age: int
+    trusted: bool  # a final rating, or a suggestion that needs no review
+
+
+def rating_fact(
+    taxonomy: Any, system: str, rating: str | None, *, trusted: bool, min_age: int | None = None
+) -> RatingFact | None:
+    """A rating placed in its system's order; None for a system or rating the taxonomy does
+    not know (such a rating cannot be compared, so it never makes a title eligible)."""
+    try:
+        sys_ = taxonomy.rating_system(system)
+        r = sys_.rating(rating or "")
+    except KeyError:
+        return None
+    # the stricter of the stored age (an editor may set one) and the taxonomy's
+    age = max(r.min_age, min_age or 0)
+    return RatingFact(sys_.id, r.id, r.order, age, trusted)
+
+
+@dataclass
+class TitleFacts:
+    title_id: int
+    name: str = ""
+    ratings: tuple[RatingFact, ...] = ()
+    duration_s: float | None = None
+    released_at: float = 0.0  # epoch seconds
+    labels: Mapping[str, float] = field(default_factory=dict)  # mood/tone label -> score
+    style: tuple[str, ...] = ()  # "dark look", "slow pace"
+    artwork: Sequence[Mapping[str, Any]] = ()
+
+    @property
+    def min_age(self) -> int | None:
+        """The youngest viewer age the title suits, conservatively: None unless at least one
+        rating is trusted; otherwise the highest minimum age of *every* rating it carries
+        (a doubtful stricter suggestion still counts against it)."""
+        if not any(r.trusted for r in self.ratings):
+            return None
+        return max(r.min_age for r in self.ratings)
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """A hard maturity ceiling: a viewer age, optionally with a rating in one system (then
+    titles rated in that system must also sit at or below it in that system's order)."""
+
+    max_age: int
+    system: str | None = None
+    rating: str | None = None
+    max_order: int | None = None
+
+    @classmethod
+    def for_age(cls, age: int) -> Ceiling:
+        return cls(max_age=int(age))
+
+    @classmethod
+    def for_rating(cls, taxonomy: Any, system: str, rating: str) -> Ceiling:
+        """Raises KeyError for an unknown system or rating."""
+        sys_ = taxonomy.rating_system(system)
+        r = sys_.rating(rating)
+        return cls(max_age=r.min_age, system=sys_.id, rating=r.id, max_order=r.order)
+
+    def admits(self, facts: TitleFacts) -> bool:
+        """The scalar rule the masks implement (tests compare the two)."""
+        age = facts.min_age
+        if age is None or age > self.max_age:
+            return False
+        if self.system is not None and self.max_order is not None:
+            return all(r.order <= self.max_order for r in facts.ratings if r.system == self.system)
+        return True
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "max_age": self.max_age,
+            "system": self.system,
+            "rating": self.rating,
+        }
+
+
+@dataclass(frozen=True)
+class Filter:
+    ceiling: Ceiling | None = None
+    max_duration_s: float | None = None
+    released_after: float | None = None  # epoch seconds
+    exclude: frozenset[int] = frozenset()
+
+    def admits(self, facts: TitleFacts) -> bool:
+        if self.ceiling is not None and not self.ceiling.admits(facts):
+            return False
+        if self.max_duration_s is not None and not (
+            facts.duration_s is not None and facts.duration_s <= self.max_duration_s
+        ):
+            return False
+        if self.released_after is not None and facts.released_at < self.released_after:
+            return False
+        return facts.title_id not in self.exclude
+
+
+def _grow(arr: np.ndarray, n: int, fill: Any) -> np.ndarray:
+    if n <= arr.shape[0]:
+        return arr
+    cap = max(n, 2 * arr.shape[0], 64)
+    out = np.full((cap, *arr.shape[1:]), fill, dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the k highest finite scores, best first."""
+    k = min(k, scores.shape[0])
+    if k <= 0:
+        return np.empty(0, dtype=np.int64)
+    part = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
+    return part[np.argsort(-scores[part], kind="stable")]
+
+
+class SpaceIndex:
+    """Vectors of one space in slots; exact (NumPy) until ``hnsw_min_size`` live vectors,
+    then a faiss HNSW graph over fp16 codes (half the memory of float32, same ranking)."""
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        hnsw_min_size: int = 50_000,
+        narrow: float = 0.02,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 128,
+    ) -> None:
+        self.dim = dim
+        self.hnsw_min_size = hnsw_min_size
+        self.narrow = narrow
+        self.hnsw_m, self.ef_construction, self.ef_search = hnsw_m, ef_construction, ef_search
+        self.n = 0  # slots used
+        self.vecs: np.ndarray | None = np.zeros((0, dim), dtype=np.float32)
+        self.slot_row = np.zeros(0, dtype=np.int32)
+        self.slot_live = np.zeros(0, dtype=bool)
+        self.row_slot = np.zeros(0, dtype=np.int32)
+        self.hnsw: Any = None
+
+    @property
+    def live(self) -> int:
+        return int(self.slot_live[: self.n].sum())
+
+    def add(self, row: int, vector: np.ndarray) -> None:
+        self.add_many(np.array([row], dtype=np.int32), np.asarray(vector)[None, :])
+
+    def add_many(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        v = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        norms = np.linalg.norm(v, axis=1, keepdims=True)
+        v = v / np.where(norms == 0, 1.0, norms)
+        rows = np.asarray(rows, dtype=np.int32)
+        start, end = self.n, self.n + len(rows)
+        self.row_slot = _grow(self.row_slot, int(rows.max(initial=-1)) + 1, -1)
+        old = self.row_slot[rows]
+        self.slot_live[old[old >= 0]] = False
+        self.slot_row = _grow(self.slot_row, end, -1)
+        self.slot_live = _grow(self.slot_live, end, False)
+        self.slot_row[start:end] = rows
+        self.slot_live[start:end] = True
+        self.row_slot[rows] = np.arange(start, end, dtype=np.int32)
+        if self.hnsw is not None:
+            self.hnsw.add(v)
+        else:
+            assert self.vecs is not None
+            self.vecs = _grow(self.vecs, end, 0.0)
+            self.vecs[start:end] = v
+        self.n = end
+        if self.hnsw is None and self.live >= self.hnsw_min_size:
+            self._build_hnsw()
+
+    def remove(self, row: int) -> None:
+        if row < self.row_slot.shape[0] and self.row_slot[row] >= 0:
+            self.slot_live[self.row_slot[row]] = False
+            self.row_slot[row] = -1
+
+    def _build_hnsw(self) -> None:
+        import faiss
+
+        index = faiss.IndexHNSWSQ(
+            self.dim, faiss.ScalarQuantizer.QT_fp16, self.hnsw_m, faiss.METRIC_INNER_PRODUCT
+        )
+        index.hnsw.efConstruction = self.ef_construction
+        assert self.vecs is not None
+        index.add(self.vecs[: self.n])  # fp16 needs no training
+        self.hnsw, self.vecs = index, None
+
+    def vector(self, row: int) -> np.ndarray | None:
+        if row >= self.row_slot.shape[0] or self.row_slot[row] < 0:
+            return None
+        slot = int(self.row_slot[row])
+        if self.hnsw is not None:
+            return self.hnsw.storage.reconstruct(slot)
+        assert self.vecs is not None
+        return self.vecs[slot].copy()
+
+    def has(self, rows_mask: np.ndarray) -> np.ndarray:
+        """Restrict a row mask to rows that have a vector here."""
+        out = np.zeros_like(rows_mask)
+        m = min(rows_mask.shape[0], self.row_slot.shape[0])
+        out[:m] = rows_mask[:m] & (self.row_slot[:m] >= 0)
+        return out
+
+    def _allowed_slots(self, row_mask: np.ndarray) -> np.ndarray:
+        rows = self.slot_row[: self.n]
+        ok = self.slot_live[: self.n].copy()
+        inside = rows < row_mask.shape[0]
+        ok &= inside
+        ok[inside] &= row_mask[rows[inside]]
+        return ok
+
+    def cosines(self, query: np.ndarray, rows: np.ndarray, row_mask: np.ndarray, k: int):
+        """Cosine to ``query`` for each of ``rows`` (0 without a vector). Beyond the HNSW
+        size only the graph's 10 x k best allowed rows are scored; the rest count 0."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        q = q / (float(np.linalg.norm(q)) or 1.0)
+        out = np.zeros(len(rows), dtype=np.float32)
+        if self.hnsw is not None:
+            found, cos = self.search(q, 10 * k, row_mask)
+            out[np.searchsorted(rows, found)] = cos
+            return out
+        assert self.vecs is not None
+        inside = rows < self.row_slot.shape[0]
+        slots = np.full(len(rows), -1, dtype=np.int64)
+        slots[inside] = self.row_slot[rows[inside]]
+        have = slots >= 0
+        out[have] = self.vecs[slots[have]] @ q
+        return out
+
+    def memory_bytes(self) -> int:
+        arrays = self.slot_row.nbytes + self.slot_live.nbytes + self.row_slot.nbytes
+        if self.hnsw is not None:
+            import faiss
+
+            return arrays + int(faiss.serialize_index(self.hnsw).nbytes)
+        assert self.vecs is not None
+        return arrays + self.vecs.nbytes
+
+    def search(
+        self, query: np.ndarray, k: int, row_mask: np.ndarray, *, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores) of the k best allowed vectors, best first."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        q = q / (float(np.linalg.norm(q)) or 1.0)
+        allowed = self._allowed_slots(row_mask)
+        count = int(allowed.sum())
+        if count == 0 or k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        if self.hnsw is None or exact or count <= max(k, self.narrow * self.n):
+            slots, scores = self._exact(q, k, allowed)
+        else:
+            slots, scores = self._graph(q, k, allowed)
+            if len(slots) < min(k, count):  # the walk missed some: never return fewer
+                slots, scores = self._exact(q, k, allowed)
+        return self.slot_row[slots].astype(np.int64), scores
+
+    def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.flatnonzero(allowed)
+        if self.hnsw is not None:
+            vecs = self.hnsw.storage.reconstruct_batch(idx)
+        else:
+            assert self.vecs is not None
+            vecs = self.vecs[idx] if len(idx) < self.n // 2 else None
+        if vecs is None:  # most rows pass: one matmul, then mask
+            assert self.vecs is not None
+            scores = self.vecs[: self.n] @ q
+            scores[~allowed] = -np.inf
+            top = _top(scores, min(k, len(idx)))
+            return top, scores[top]
+        scores = vecs @ q
+        top = _top(scores, k)
+        return idx[top], scores[top]
+
+    def _graph(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import faiss
+
+        bitmap = np.packbits(allowed, bitorder="little")
+        sel = faiss.IDSelectorBitmap(self.n, faiss.swig_ptr(bitmap))
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, k))
+        dist, ids = self.hnsw.search(q[None, :], k, params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep], dist[0][keep]
+
+
+class Catalog:
+    """Every title's facts as arrays (one row per title) plus a :class:`SpaceIndex` per
+    embedding space. Thread-safe: searches and updates take one lock."""
+
+    def __init__(
+        self,
+        systems: Sequence[str],
+        labels: Sequence[str],
+        *,
+        hnsw_min_size: int = 50_000,
+        narrow: float = 0.02,
+        ef_search: int = 128,
+    ) -> None:
+        self.systems = tuple(systems)
+        self.labels = tuple(labels)
+        self.label_col = {label: i for i, label in enumerate(self.labels)}
+        self.space_opts = {"hnsw_min_size": hnsw_min_size, "narrow": narrow, "ef_search": ef_search}
+        self.lock = threading.RLock()
+        self.n = 0
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.row_of: dict[int, int] = {}
+        self.alive = np.zeros(0, dtype=bool)
+        self.age = np.zeros(0, dtype=np.uint8)
+        self.orders = {s: np.zeros(0, dtype=np.int8) for s in self.systems}
+        self.duration = np.zeros(0, dtype=np.float64)
+        self.released = np.zeros(0, dtype=np.float64)
+        self.label_mat = np.zeros((0, len(self.labels)), dtype=np.float32)
+        self.facts: dict[int, TitleFacts] = {}
+        self.spaces: dict[str, SpaceIndex] = {}
+        self.space_versions: dict[str, str] = {}
+
+    # --- updates ------------------------------------------------------------------------
+
+    def _row(self, title_id: int) -> int:
+        row = self.row_of.get(title_id)
+        if row is not None:
+            return row
+        row, self.n = self.n, self.n + 1
+        self.ids = _grow(self.ids, self.n, -1)
+        self.alive = _grow(self.alive, self.n, False)
+        self.age = _grow(self.age, self.n, UNRATED)
+        for s in self.systems:
+            self.orders[s] = _grow(self.orders[s], self.n, -1)
+        self.duration = _grow(self.duration, self.n, np.nan)
+        self.released = _grow(self.released, self.n, 0.0)
+        self.label_mat = _grow(self.label_mat, self.n, 0.0)
+        self.ids[row] = title_id
+        self.row_of[title_id] = row
+        return row
+
+    def upsert(self, facts: TitleFacts, vectors: Mapping[str, np.ndarray] | None = None) -> None:
+        with self.lock:
+            row = self._row(facts.title_id)
+            self.facts[facts.title_id] = facts
+            age = facts.min_age
+            self.age[row] = UNRATED if age is None else min(int(age), UNRATED - 1)
+            for s in self.systems:
+                self.orders[s][row] = -1
+            for r in facts.ratings:  # the strictest rating per system counts
+                if r.system in self.orders:
+                    self.orders[r.system][row] = max(int(self.orders[r.system][row]), r.order)
+            dur = facts.duration_s
+            self.duration[row] = np.nan if dur is None else dur
+            self.released[row] = facts.released_at
+            self.label_mat[row] = 0.0
+            for label, score in facts.labels.items():
+                col = self.label_col.get(label)
+                if col is not None:
+                    self.label_mat[row, col] = score
+            for space, vec in (vectors or {}).items():
+                self.space(space, len(vec)).add(row, vec)
+            self.alive[row] = True
+
+    def bulk_load(
+        self, facts: Sequence[TitleFacts], space: str, vectors: np.ndarray | None = None
+    ) -> None:
+        """Many titles at once (start-up, benchmarks): one vector add per space."""
+        with self.lock:
+            for f in facts:
+                self.upsert(f)
+            if vectors is not None:
+                rows = np.array([self.row_of[f.title_id] for f in facts], dtype=np.int32)
+                self.space(space, vectors.shape[1]).add_many(rows, vectors)
+
+    def set_vectors(self, space: str, items: Iterable[tuple[int, np.ndarray]]) -> None:
+        with self.lock:
+            for title_id, vec in items:
+                self.space(space, len(vec)).add(self._row(title_id), vec)
+
+    def remove(self, title_id: int) -> None:
+        with self.lock:
+            row = self.row_of.get(title_id)
+            if row is None:
+                return
+            self.alive[row] = False
+            self.facts.pop(title_id, None)
+            for index in self.spaces.values():
+                index.remove(row)
+
+    def space(self, name: str, dim: int) -> SpaceIndex:
+        index = self.spaces.get(name)
+        if index is None:
+            index = self.spaces[name] = SpaceIndex(dim, **self.space_opts)
+        elif index.dim != dim:
+            raise ValueError(f"space {name} has dim {index.dim}, not {dim}")
+        return index
+
+    # --- reads --------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self.alive[: self.n].sum())
+
+    def mask(self, flt: Filter) -> np.ndarray:
+        n = self.n
+        m = self.alive[:n].copy()
+        c = flt.ceiling
+        if c is not None:
+            m &= self.age[:n] <= c.max_age
+            if c.system in self.orders and c.max_order is not None:
+                o = self.orders[c.system][:n]
+                m &= (o < 0) | (o <= c.max_order)
+        if flt.max_duration_s is not None:
+            with np.errstate(invalid="ignore"):
+                m &= self.duration[:n] <= flt.max_duration_s  # unknown (nan) fails
+        if flt.released_after is not None:
+            m &= self.released[:n] >= flt.released_after
+        for title_id in flt.exclude:
+            row = self.row_of.get(title_id)
+            if row is not None:
+                m[row] = False
+        return m
+
+    def eligible(self, flt: Filter, space: str | None = None) -> int:
+        with self.lock:
+            m = self.mask(flt)
+            if space is not None:
+                index = self.spaces.get(space)
+                m = index.has(m) if index is not None else np.zeros_like(m)
+            return int(m.sum())
+
+    def vector(self, space: str, title_id: int) -> np.ndarray | None:
+        with self.lock:
+            index, row = self.spaces.get(space), self.row_of.get(title_id)
+            if index is None or row is None or not self.alive[row]:
+                return None
+            return index.vector(row)
+
+    def search(
+        self, space: str, query: np.ndarray, k: int, flt: Filter, *, exact: bool = False
+    ) -> list[tuple[int, float]]:
+        """The k titles nearest ``query`` in ``space`` among those ``flt`` admits."""
+        with self.lock:
+            index = self.spaces.get(space)
+            if index is None:
+                return []
+            rows, scores = index.search(query, k, self.mask(flt), exact=exact)
+            return [(int(self.ids[r]), float(s)) for r, s in zip(rows, scores, strict=True)]
+
+    def score_rows(
+        self,
+        k: int,
+        flt: Filter,
+        *,
+        label_weights: Mapping[str, float] | None = None,
+        space: str | None = None,
+        query: np.ndarray | None = None,
+        space_weight: float = 1.0,
+    ) -> list[tuple[int, float]]:
+        """Exact top-k over every admitted title of a blended score: label scores weighted
+        by ``label_weights`` plus ``space_weight`` x cosine to ``query`` in ``space`` (0 for
+        titles without a vector there)."""
+        with self.lock:
+            m = self.mask(flt)
+            idx = np.flatnonzero(m)
+            if len(idx) == 0 or k <= 0:
+                return []
+            scores = np.zeros(len(idx), dtype=np.float32)
+            if label_weights:
+                w = np.zeros(len(self.labels), dtype=np.float32)
+                for label, weight in label_weights.items():
+                    if label in self.label_col:
+                        w[self.label_col[label]] = weight
+                scores += self.label_mat[idx] @ w
+            index = self.spaces.get(space) if space else None
+            if index is not None and query is not None:
+                scores += space_weight * index.cosines(query, idx, m, k)
+            top = _top(scores, k)
+            return [(int(self.ids[idx[t]]), float(scores[t])) for t in top]
+
+    def memory_per_title(self, space: str) -> float:
+        with self.lock:
+            index = self.spaces[space]
+            return index.memory_bytes() / max(1, index.live)

@@ -1,0 +1,144 @@
+"""The guardrail as properties of the index, over generated catalogues: nothing above the
+ceiling, nothing unrated or doubtful under a ceiling, exactly k results when k titles are
+eligible, on the exact path and on the faiss HNSW path (tiny graphs, narrow filters)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from recommend.index import Ceiling, Filter, TitleFacts, rating_fact
+from tests.api.catalogue import TAX, catalogues, fill, new_catalog
+
+CEILINGS = st.one_of(
+    st.none(),
+    st.integers(0, 18).map(Ceiling.for_age),
+    st.sampled_from([(s.id, r.id) for s in TAX.rating_systems for r in s.ratings]).map(
+        lambda sr: Ceiling.for_rating(TAX, *sr)
+    ),
+)
+FILTERS = st.builds(
+    Filter,
+    ceiling=CEILINGS,
+    max_duration_s=st.one_of(st.none(), st.floats(60, 9000)),
+    released_after=st.one_of(st.none(), st.floats(0, 100)),
+    exclude=st.frozensets(st.integers(1, 60), max_size=5),
+)
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def brute_force(items, flt: Filter, query: np.ndarray, k: int) -> list[int]:
+    scored = [
+        (float(v @ query / np.linalg.norm(v) / np.linalg.norm(query)), f.title_id)
+        for f, v in items
+        if v is not None and flt.admits(f)
+    ]
+    return [i for _, i in sorted(scored, key=lambda s: -s[0])[:k]]
+
+
+@FAST
+@given(items=catalogues(), flt=FILTERS, k=st.integers(1, 25), seed=st.integers(0, 1000))
+def test_exact_search_is_filtered_inside_and_returns_k(items, flt, k, seed) -> None:
+    cat = fill(new_catalog(), items)
+    query = np.random.default_rng(seed).normal(size=8).astype(np.float32)
+    got = cat.search("fused", query, k, flt)
+    facts = {f.title_id: f for f, _ in items}
+    assert all(flt.admits(facts[i]) for i, _ in got)
+    expected = brute_force(items, flt, query, k)
+    assert len(got) == len(expected)  # k whenever k are eligible, never fewer
+    scores = [s for _, s in got]
+    assert scores == sorted(scores, reverse=True)
+    # the same top-k as brute force (compared by score: ties may swap ids)
+    vecs = {f.title_id: v for f, v in items}
+    want = [
+        float(vecs[i] @ query / np.linalg.norm(vecs[i]) / np.linalg.norm(query)) for i in expected
+    ]
+    assert np.allclose(scores, want, atol=1e-5)
+
+
+@FAST
+@given(items=catalogues(max_size=80), flt=FILTERS, k=st.integers(1, 30), seed=st.integers(0, 99))
+def test_hnsw_search_keeps_the_guardrail_and_k(items, flt, k, seed) -> None:
+    """A graph from 10 vectors up, so most examples take the faiss path with a selector;
+    narrow filters and short walks fall back to exact scoring of the allowed subset."""
+    cat = fill(new_catalog(hnsw_min_size=10, narrow=0.0, ef_search=16), items)
+    query = np.random.default_rng(seed).normal(size=8).astype(np.float32)
+    got = cat.search("fused", query, k, flt)
+    facts = {f.title_id: f for f, _ in items}
+    assert all(flt.admits(facts[i]) for i, _ in got)
+    assert len(got) == len(brute_force(items, flt, query, k))
+    assert len({i for i, _ in got}) == len(got)
+
+
+@FAST
+@given(items=catalogues(), k=st.integers(1, 20))
+def test_label_scoring_keeps_the_guardrail(items, k) -> None:
+    cat = fill(new_catalog(), items)
+    flt = Filter(ceiling=Ceiling.for_rating(TAX, "us-tv", "TV-PG"))
+    got = cat.score_rows(k, flt, label_weights={"eerie": 1.0, "dark": 0.5})
+    assert all(flt.admits(cat.facts[i]) for i, _ in got)
+    assert len(got) == min(k, sum(flt.admits(f) for f, _ in items))
+
+
+def _title(tid: int, *ratings) -> TitleFacts:
+    return TitleFacts(
+        title_id=tid, ratings=tuple(rating_fact(TAX, *r[:2], trusted=r[2]) for r in ratings)
+    )
+
+
+@pytest.mark.parametrize(
+    "ceiling",
+    [Ceiling.for_rating(TAX, "us-tv", "TV-PG"), Ceiling.for_age(10)],
+    ids=["TV-PG", "age-10"],
+)
+def test_tv_ma_unrated_and_doubtful_never_pass_a_ceiling(ceiling) -> None:
+    cat = new_catalog(hnsw_min_size=3)
+    titles = {
+        1: _title(1, ("us-tv", "TV-MA", True)),
+        2: _title(2),  # unrated
+        3: _title(3, ("us-tv", "TV-Y7", False)),  # needs review
+        4: _title(4, ("us-tv", "TV-PG", True)),
+        5: _title(5, ("mpaa", "PG", True)),  # 8 in another system: passes at 10
+        6: _title(6, ("mpaa", "PG-13", True)),  # 13 in another system: blocked
+        7: _title(7, ("bbfc", "U", True), ("us-tv", "TV-MA", False)),  # doubtful stricter
+    }
+    rng = np.random.default_rng(0)
+    for _tid, facts in titles.items():
+        cat.upsert(facts, {"fused": rng.normal(size=4)})
+    got = {i for i, _ in cat.search("fused", np.ones(4), 10, Filter(ceiling=ceiling))}
+    assert got == {4, 5}
+    assert {i for i, _ in cat.score_rows(10, Filter(ceiling=ceiling))} == {4, 5}
+    # without a ceiling, every title is eligible
+    assert len(cat.search("fused", np.ones(4), 10, Filter())) == 7
+
+
+def test_ceiling_within_its_own_system_uses_the_order() -> None:
+    """TV-G and TV-Y7 share a minimum age (7); a TV-Y7 ceiling still refuses TV-G."""
+    cat = new_catalog()
+    cat.upsert(_title(1, ("us-tv", "TV-G", True)), {"fused": np.ones(3)})
+    cat.upsert(_title(2, ("us-tv", "TV-Y7", True)), {"fused": np.ones(3)})
+    flt = Filter(ceiling=Ceiling.for_rating(TAX, "us-tv", "TV-Y7"))
+    assert [i for i, _ in cat.search("fused", np.ones(3), 5, flt)] == [2]
+    assert {
+        i for i, _ in cat.search("fused", np.ones(3), 5, Filter(ceiling=Ceiling.for_age(7)))
+    } == {1, 2}
+
+
+def test_incremental_updates_replace_vectors_and_facts() -> None:
+    cat = new_catalog(hnsw_min_size=4)
+    for tid in range(1, 9):
+        cat.upsert(_title(tid, ("mpaa", "G", True)), {"fused": np.eye(8)[tid - 1]})
+    assert cat.spaces["fused"].hnsw is not None
+    q = np.eye(8)[0]
+    assert cat.search("fused", q, 1, Filter())[0][0] == 1
+    # title 8 moves onto title 1's direction; title 1 is re-rated above the ceiling
+    cat.upsert(_title(8, ("mpaa", "G", True)), {"fused": q})
+    cat.upsert(_title(1, ("mpaa", "R", True)))
+    flt = Filter(ceiling=Ceiling.for_age(10))
+    got = cat.search("fused", q, 8, flt)
+    assert got[0][0] == 8 and 1 not in {i for i, _ in got}
+    assert len(got) == 7  # the stale slot of title 8 is gone, not duplicated
+    cat.remove(8)
+    assert 8 not in {i for i, _ in cat.search("fused", q, 8, flt)}
