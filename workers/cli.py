@@ -18,6 +18,7 @@ from storage.documents import title_document, title_summary
 from storage.objects import InvalidObjectKey
 from workers import cli_backfill, cli_fleet, cli_runs
 from workers.cli_models import models_app
+from workers.cli_users import users_app
 from workers.cli_render import console, err_console, print_title, watch_run
 from workers.dispatch import dispatch_run
 from workers.ingest import ingest_file, ingest_object
@@ -33,6 +34,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
 
 EXIT_FAILED = 1  # the title's run failed
 EXIT_INPUT = 2  # the command's input was unusable (missing file, bad key...)

@@ -1,0 +1,1 @@
+"""Services behind the admin view's handlers: they read and write through ``storage``."""
