@@ -18,3 +18,46 @@ def mood_matcher():
 
     encoder = SentenceEncoder()
     return MoodMatcher(TAX, encoder.encode)
+
+
+@pytest.fixture
+def api_settings(tmp_path):
+    from storage import migrate
+    from workers.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "var", webhook_token="hook-secret")
+    migrate.upgrade(settings.effective_database_url)
+    return settings
+
+
+@pytest.fixture
+def seeded(api_settings):
+    from tests.api.seed import seed
+
+    return seed(api_settings.effective_database_url)
+
+
+@pytest.fixture
+def tokens(api_settings):
+    from storage import catalog
+    from storage.db import session_scope
+
+    with session_scope(api_settings.effective_database_url) as session:
+        read, _ = catalog.create_token(session, "reader", ["read"])
+        both, _ = catalog.create_token(session, "exporter", ["read", "export"])
+        slow, _ = catalog.create_token(session, "slow", ["read"], rate_limit_per_min=2)
+    return {"read": read, "export": both, "slow": slow}
+
+
+@pytest.fixture
+def client(api_settings, seeded, mood_matcher):
+    from fastapi.testclient import TestClient
+
+    from web.api.v1.services import Recommender
+    from web.app import create_app
+
+    app = create_app(api_settings)
+    app.state.recommender = Recommender(api_settings, matcher=mood_matcher, poll_s=0.05)
+    with TestClient(app) as c:
+        yield c
+    app.state.recommender.close()

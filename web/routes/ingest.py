@@ -53,11 +53,13 @@ async def s3_events(settings: SettingsDep, event: dict[str, Any] = Body(...)) ->
     if not isinstance(records, list):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "no Records list")
     results: list[AnnouncementOut] = []
+    if not all(isinstance(r, dict) for r in records):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "each record is an object")
     for record in records:
         name = str(record.get("eventName", ""))
-        s3 = record.get("s3") or {}
-        bucket = str((s3.get("bucket") or {}).get("name", ""))
-        key = unquote_plus(str((s3.get("object") or {}).get("key", "")))
+        s3 = _obj(record.get("s3"))
+        bucket = str(_obj(s3.get("bucket")).get("name", ""))
+        key = unquote_plus(str(_obj(s3.get("object")).get("key", "")))
         if not name.startswith("s3:ObjectCreated:"):
             results.append(AnnouncementOut(key=key, outcome="ignored", reason=f"event {name}"))
             continue
@@ -65,6 +67,11 @@ async def s3_events(settings: SettingsDep, event: dict[str, Any] = Body(...)) ->
         results.append(AnnouncementOut(key=a.key, outcome=a.outcome, reason=a.reason))
     count = {o: sum(r.outcome == o for r in results) for o in ("queued", "known", "ignored")}
     return WebhookOut(**count, objects=results)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """A malformed (non-object) part of a record reads as empty: the record is ignored."""
+    return value if isinstance(value, dict) else {}
 
 
 class IngestIn(BaseModel):

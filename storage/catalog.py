@@ -1,0 +1,177 @@
+"""Reads for the recommender API: keyset pages of titles, the change feed, API tokens, and
+what the catalogue index needs per title.
+
+Pages are keyed by ``(updated_at, id)``, never by offset: a title updated while a client
+pages moves behind the cursor and comes back on a later page with its new state, so no
+title is skipped and none is seen twice in one state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from storage.models import ApiToken, OutboxEvent, Title, utcnow
+
+TOKEN_PREFIX = "cs_"
+SCOPES = ("read", "export")
+
+
+# --- titles ---------------------------------------------------------------------------------
+
+
+def titles_page(
+    session: Session,
+    *,
+    updated_since: datetime | None = None,
+    after: tuple[datetime, int] | None = None,
+    limit: int = 100,
+) -> Sequence[Title]:
+    """Up to ``limit`` titles ordered by (updated_at, id), after the cursor ``after``."""
+    q = select(Title)
+    if updated_since is not None:
+        q = q.where(Title.updated_at >= updated_since)
+    if after is not None:
+        at, title_id = after
+        q = q.where(or_(Title.updated_at > at, and_(Title.updated_at == at, Title.id > title_id)))
+    return session.scalars(q.order_by(Title.updated_at, Title.id).limit(limit)).all()
+
+
+def iter_titles(
+    session: Session, *, updated_since: datetime | None = None, batch: int = 500
+) -> Iterator[Title]:
+    """Every title (updated since a time), page by page: memory stays flat at any size."""
+    after: tuple[datetime, int] | None = None
+    while True:
+        page = titles_page(session, updated_since=updated_since, after=after, limit=batch)
+        if not page:
+            return
+        yield from page
+        after = (page[-1].updated_at, page[-1].id)
+        session.expunge_all()  # drop the page's objects before the next
+
+
+def touch_title(session: Session, title_id: int) -> None:
+    """Mark a title changed (its place in the keyset order moves to now)."""
+    title = session.get(Title, title_id)
+    if title is not None:
+        title.updated_at = utcnow()
+        session.flush()
+
+
+def export_records(
+    session: Session, *, since: datetime | None = None, space: str | None = None
+) -> Iterator[dict[str, Any]]:
+    """One flat record per title for offline training (final tags, ratings, artwork and
+    optionally the title vector of the active ``space``), streamed page by page."""
+    from storage import review, vectors
+
+    active = vectors.active_space(session, space) if space else None
+    if space and active is None:
+        raise LookupError(f"no active space {space!r}")
+    for title in iter_titles(session, updated_since=since):
+        profile = review.profile_of(session, title.id)
+        record: dict[str, Any] = {
+            "id": title.id,
+            "name": title.name,
+            "status": title.status,
+            "duration_s": title.duration_s,
+            "updated_at": title.updated_at.isoformat(),
+            "tags": [
+                {"facet": t.facet, "label": t.label, "score": t.score, "source": t.source}
+                for t in review.final_tags(session, title.id)
+            ],
+            "ratings": [
+                {
+                    "system": r.system,
+                    "rating": r.rating,
+                    "min_age": r.min_age,
+                    "is_final": r.is_final,
+                    "needs_review": r.needs_review,
+                }
+                for r in review.final_ratings(session, title.id)
+            ],
+            "artwork": list(profile.artwork) if profile else [],
+        }
+        if active is not None:
+            got = vectors.title_vector(session, title.id, active)
+            record["vector"] = got[0].tolist() if got is not None else None
+            record["space"] = f"{active.name}@{active.version}"
+        yield record
+
+
+# --- the change feed ------------------------------------------------------------------------
+
+
+def events_after(session: Session, after: int = 0, limit: int = 100) -> Sequence[OutboxEvent]:
+    """Outbox events with an id above ``after``, oldest first (the polling change feed)."""
+    return session.scalars(
+        select(OutboxEvent).where(OutboxEvent.id > after).order_by(OutboxEvent.id).limit(limit)
+    ).all()
+
+
+def last_event_id(session: Session) -> int:
+    return int(session.scalar(select(func.max(OutboxEvent.id))) or 0)
+
+
+def event_document(event: OutboxEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "topic": event.topic,
+        "title_id": event.title_id,
+        "payload": event.payload,
+        "created_at": event.created_at.isoformat(),
+    }
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(
+    session: Session, name: str, scopes: Sequence[str], *, rate_limit_per_min: int = 600
+) -> tuple[str, ApiToken]:
+    """A new token: the plaintext is returned once and never stored."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown or not scopes:
+        raise ValueError(f"scopes must be among {SCOPES}, got {list(scopes)}")
+    plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name,
+        prefix=plaintext[:10],
+        token_hash=hash_token(plaintext),
+        scopes=sorted(set(scopes)),
+        rate_limit_per_min=rate_limit_per_min,
+    )
+    session.add(token)
+    session.flush()
+    return plaintext, token
+
+
+def token_by_plaintext(session: Session, plaintext: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(plaintext)))
+
+
+def list_tokens(session: Session) -> Sequence[ApiToken]:
+    return session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+
+
+def revoke_token(session: Session, ref: str) -> ApiToken | None:
+    """Revoke by id or by the shown prefix; None when nothing matches."""
+    q = select(ApiToken).where(ApiToken.prefix == ref)
+    if ref.isdigit():
+        q = select(ApiToken).where(ApiToken.id == int(ref))
+    token = session.scalar(q)
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utcnow()
+        session.flush()
+    return token

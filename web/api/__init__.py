@@ -1,0 +1,1 @@
+"""The versioned recommender API (``/api/v1``) and its token authentication."""
