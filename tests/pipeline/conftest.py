@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -282,6 +283,10 @@ def fleet_factory(
     fleets: list[Fleet] = []
 
     def make(broker: str = REDIS_URL, s3_endpoint: str | None = None, **overrides: Any) -> Fleet:
+        if broker == REDIS_URL and "COLDSTART_TEST_REDIS" not in os.environ:
+            # A Redis database of its own (8-15), so that test sessions running side by
+            # side do not flush or consume each other's messages.
+            broker = f"{REDIS_URL.rsplit('/', 1)[0]}/{random.randint(8, 15)}"
         _flush_broker(broker)
         suffix = uuid.uuid4().hex[:8]
         fields: dict[str, Any] = {

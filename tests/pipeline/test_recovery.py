@@ -181,6 +181,9 @@ def test_slow_but_alive_worker_is_not_requeued(fleet_factory, clips) -> None:
     assert sum("/test-slow/start-" in o.key for o in starts) == 1  # ran once
     beat_log = fleet.workers[1].log.read_text(errors="replace")
     assert "worker lost" not in beat_log
+    # Our Celery configuration logs no (pending) deprecation warning, e.g. about chord errbacks.
+    worker_log = fleet.workers[0].log.read_text(errors="replace").lower()
+    assert "deprecation" not in worker_log and "deprecated" not in worker_log
 
 
 def test_lost_too_often_fails_the_run_with_its_reason(fleet_factory, clips) -> None:

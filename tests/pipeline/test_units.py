@@ -217,3 +217,16 @@ def test_coldstart_serve_runs_the_web_service(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_shots_chunks_read_the_probes_media_info_instead_of_probing_again(tiny_video) -> None:
+    """One ffprobe parser: the decoder's VideoInfo built from the stored MediaInfo (what
+    chunk tasks get) equals a fresh probe of the file; stored info from before the start
+    time was recorded makes readers probe for themselves."""
+    from analyzers.frames import video_info, video_info_of
+    from analyzers.probe import MediaInfo, probe
+
+    stored = MediaInfo.from_dict(probe(tiny_video).to_dict())
+    assert video_info_of(stored) == video_info(tiny_video)
+    legacy = {k: v for k, v in stored.to_dict().items() if k != "start_time"}
+    assert video_info_of(MediaInfo.from_dict(legacy)) is None
