@@ -17,7 +17,9 @@ from storage.db import session_scope
 from storage.documents import title_document, title_summary
 from storage.objects import InvalidObjectKey
 from workers import cli_backfill, cli_fleet, cli_runs
+from workers.cli_export import export as export_command
 from workers.cli_models import models_app
+from workers.cli_tokens import tokens_app
 from workers.cli_users import users_app
 from workers.cli_render import console, err_console, print_title, watch_run
 from workers.dispatch import dispatch_run
@@ -34,6 +36,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema management.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(models_app, name="models")
+app.add_typer(tokens_app, name="tokens")
+app.command("export")(export_command)
 app.add_typer(users_app, name="users")
 
 EXIT_FAILED = 1  # the title's run failed

@@ -1,0 +1,89 @@
+"""``coldstart tokens create|revoke|list``: recommender API tokens (scopes: read, export)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from storage import catalog
+from storage.db import session_scope
+from workers.cli_render import console, err_console
+from workers.schema import SchemaOutOfDate, ensure_schema
+from workers.settings import Settings, get_settings
+
+tokens_app = typer.Typer(
+    help="Recommender API tokens (scopes: read, export).", no_args_is_help=True
+)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    try:
+        ensure_schema(settings)
+    except SchemaOutOfDate as err:
+        err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    return settings
+
+
+@tokens_app.command("create")
+def create(
+    name: str,
+    scope: Annotated[list[str], typer.Option("--scope", help="read and/or export")] = ["read"],  # noqa: B006
+    rate_limit: Annotated[int, typer.Option(help="requests per minute")] = 600,
+) -> None:
+    """Create a token; its plaintext is printed once and never stored."""
+    with session_scope(_settings().effective_database_url) as session:
+        try:
+            plaintext, token = catalog.create_token(
+                session, name, scope, rate_limit_per_min=rate_limit
+            )
+        except ValueError as err:
+            err_console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(2) from err
+        console.print(f"token {token.id} ({token.prefix}…) scopes {','.join(token.scopes)}")
+    print(plaintext)
+
+
+@tokens_app.command("revoke")
+def revoke(ref: Annotated[str, typer.Argument(help="token id or prefix")]) -> None:
+    with session_scope(_settings().effective_database_url) as session:
+        token = catalog.revoke_token(session, ref)
+        if token is None:
+            err_console.print(f"[red]error:[/red] no token {ref!r}")
+            raise typer.Exit(1)
+        console.print(f"revoked token {token.id} ({token.prefix}…)")
+
+
+@tokens_app.command("list")
+def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    with session_scope(_settings().effective_database_url) as session:
+        rows = [
+            {
+                "id": t.id,
+                "name": t.name,
+                "prefix": t.prefix,
+                "scopes": t.scopes,
+                "rate_limit_per_min": t.rate_limit_per_min,
+                "created_at": t.created_at.isoformat(),
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in catalog.list_tokens(session)
+        ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "name", "prefix", "scopes", "limit/min", "revoked")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["name"],
+            r["prefix"],
+            ",".join(r["scopes"]),
+            str(r["rate_limit_per_min"]),
+            r["revoked_at"] or "",
+        )
+    console.print(table)
