@@ -52,6 +52,9 @@ bench-speech: install system
 bench-pipeline: install system services
 	$(PY) benchmarks/bench_pipeline.py
 
+bench-admin: install services
+	$(PY) benchmarks/bench_admin.py
+
 bench-embeddings: install system services
 	$(PY) benchmarks/bench_embeddings.py
 
