@@ -236,22 +236,21 @@ def distinct_values(session: Session) -> dict[str, list[str]]:
 # --- the title page ------------------------------------------------------------------------------
 
 
-def scenes_with_keyframes(session: Session, title_id: int) -> list[tuple[Scene, Keyframe | None]]:
-    """Each scene with the keyframe of its first shot that has one."""
+def scenes_with_keyframes(session: Session, title_id: int) -> list[tuple[Scene, int | None]]:
+    """Each scene with the shot index of its first shot that has a keyframe (ints only: a
+    film has thousands of keyframes, and the page needs one per scene)."""
     scenes = session.scalars(
         select(Scene).where(Scene.title_id == title_id).order_by(Scene.idx)
     ).all()
-    frames = session.execute(
-        select(Keyframe.shot_idx, Keyframe).where(Keyframe.title_id == title_id)
-    ).all()
-    by_shot = {idx: kf for idx, kf in frames}
-    out: list[tuple[Scene, Keyframe | None]] = []
+    with_frames = set(
+        session.scalars(select(Keyframe.shot_idx).where(Keyframe.title_id == title_id))
+    )
+    out: list[tuple[Scene, int | None]] = []
     for scene in scenes:
-        frame = next(
-            (by_shot[i] for i in range(scene.first_shot, scene.last_shot + 1) if i in by_shot),
-            None,
+        shot = next(
+            (i for i in range(scene.first_shot, scene.last_shot + 1) if i in with_frames), None
         )
-        out.append((scene, frame))
+        out.append((scene, shot))
     return out
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from storage import queue, review
 from storage import repository as repo
-from storage.models import AnalysisRun, AuditEntry, Keyframe, Scene, Title
+from storage.models import AnalysisRun, AuditEntry, Scene, Title
 from storage.review import FinalRating, FinalTag
 
 FACETS = ("maturity", "mood", "tone")
@@ -43,7 +43,7 @@ class Mark:
 @dataclass
 class SceneCard:
     scene: Scene
-    keyframe: Keyframe | None
+    keyframe_shot: int | None
     labels: list[tuple[str, float]]
 
 
@@ -190,9 +190,7 @@ def _arc_summary(arc: dict[str, Any], facet: str) -> list[tuple[str, float, floa
     return out
 
 
-def _scene_cards(
-    scenes: list[tuple[Scene, Keyframe | None]], arc: dict[str, Any]
-) -> list[SceneCard]:
+def _scene_cards(scenes: list[tuple[Scene, int | None]], arc: dict[str, Any]) -> list[SceneCard]:
     by_index = {int(s["index"]): i for i, s in enumerate(arc.get("scenes") or []) if "index" in s}
     cards = []
     for scene, frame in scenes:
