@@ -199,7 +199,8 @@ class FrameReader:
             cmd += ["-ss", f"{self.start_s:.6f}"]
         cmd += ["-copyts", "-i", str(self.path)]
         # showinfo runs last, on the small frame, so its per-frame checksum costs nothing.
-        vf = f"scale={w}:{h}:flags={opt.scale_flags},format={opt.pix_fmt},showinfo"
+        # showinfo only for the timestamps: no per-frame checksums.
+        vf = f"scale={w}:{h}:flags={opt.scale_flags},format={opt.pix_fmt},showinfo=checksum=0"
         raw = ["-fps_mode", "passthrough", "-an", "-sn", "-dn", "-f", "rawvideo"]
         if self.sample_size is None:
             cmd += ["-map", f"0:{info.stream_index}", "-vf", vf]
@@ -221,12 +222,15 @@ class FrameReader:
         )
         return (
             f"[0:{info.stream_index}]split[a][b];[a]{vf}[small];"
-            f"[b]select='{pick}',scale={sw}:{sh}:flags=area,format=yuv420p,showinfo[sample]"
+            f"[b]select='{pick}',scale={sw}:{sh}:flags=area,format=yuv420p,showinfo=checksum=0[sample]"
         )
 
     def _read_stderr(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
-        for raw in iter(self._proc.stderr.readline, b""):
+        # A buffered reader over the same descriptor: readline on the unbuffered pipe would
+        # read one byte per system call, and showinfo writes a long line for every frame.
+        stderr = open(self._proc.stderr.fileno(), "rb", closefd=False)  # noqa: SIM115
+        for raw in stderr:
             line = raw.decode("utf-8", "replace").rstrip()
             m = _SHOWINFO.search(line)
             if m:
