@@ -26,7 +26,7 @@ MIN_DETECT_S = 2.0
 MIN_PROBABILITY = 0.5
 # A few seconds name the language as surely as a full 30 s window (FLEURS de/es/fr/pt/en
 # and film dialogue here) at a fraction of the encoder's cost.
-SAMPLE_S = 8.0
+SAMPLE_S = 6.0
 # Long regions are sampled again this often, so a switch inside one is still seen.
 SPAN_S = 30.0
 
