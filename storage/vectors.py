@@ -9,7 +9,7 @@ active one (:func:`active_space`). A new version is built beside the active one
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,43 +304,56 @@ def _select_title_matrix(
 
 
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_COPY_TRAILER = b"\xff\xff"
 
 
 def _copy_title_matrix(session: Session, space: EmbeddingSpace) -> tuple[np.ndarray, np.ndarray]:
     from psycopg import sql
 
-    query = sql.SQL(
-        "COPY (SELECT title_id, vector FROM embeddings WHERE space = {} AND model_version = {}"
-        " AND scope = 'title') TO STDOUT (FORMAT BINARY)"
+    where = sql.SQL(
+        "FROM embeddings WHERE space = {} AND model_version = {} AND scope = 'title'"
     ).format(sql.Literal(space.name), sql.Literal(space.version))
     conn = session.connection().connection.driver_connection  # psycopg, in this transaction
-    with conn.cursor() as cur, cur.copy(query) as copy:
-        data = b"".join(copy)  # bytes-like chunks, one copy
-    return decode_binary_copy(data, space.dim)
+    with conn.cursor() as cur:
+        expected = cur.execute(sql.SQL("SELECT count(*) {}").format(where)).fetchone()[0]
+        query = sql.SQL("COPY (SELECT title_id, vector {}) TO STDOUT (FORMAT BINARY)").format(where)
+        with cur.copy(query) as copy:
+            return decode_binary_copy(copy, space.dim, expected)
 
 
-def decode_binary_copy(data: bytes, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, n x dim float32) from PostgreSQL's binary COPY of ``(integer id, bytea)`` rows
-    whose vectors all have ``dim`` float32: every row then has the same size, and the whole
-    body is one numpy record array. A row of another shape is an error, never skipped."""
-    if not data.startswith(_COPY_SIGNATURE):
-        raise ValueError("not a binary COPY stream")
-    head = 19 + int.from_bytes(data[15:19], "big")  # signature, flags, header extension
-    body = memoryview(data)[head : len(data) - 2]  # trailer: int16 -1
-    if len(body) == 0:
-        return np.empty(0, dtype=np.int64), np.empty((0, dim), dtype=np.float32)
-    id_size = int.from_bytes(body[2:6], "big")  # int4 or int8 ids
-    record = np.dtype(
-        [("fields", ">i2"), ("id_len", ">i4"), ("id", f">i{id_size}"), ("vec_len", ">i4"),
-         ("vec", "<f4", (dim,))]
-    )  # fmt: skip
-    if len(body) % record.itemsize:
-        raise ValueError(f"title vectors of another dimension than {dim} in the stream")
-    rows = np.frombuffer(body, dtype=record)
-    if not (
-        np.all(rows["fields"] == 2)
-        and np.all(rows["id_len"] == id_size)
-        and np.all(rows["vec_len"] == 4 * dim)
-    ):
-        raise ValueError(f"title vectors of another dimension than {dim} in the stream")
-    return rows["id"].astype(np.int64), np.ascontiguousarray(rows["vec"], dtype=np.float32)
+def decode_binary_copy(
+    chunks: Iterable[bytes | memoryview], dim: int, expected: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, n x dim float32) from the messages of PostgreSQL's binary COPY of ``(integer id,
+    bytea)`` rows, one row per message (as libpq returns them). Each vector is copied once,
+    straight into a matrix preallocated for ``expected`` rows (grown if more arrive): no
+    Python object per component, no second pass. A row that is not an id and ``dim`` float32
+    is an error, never skipped."""
+    ids = np.empty(expected, dtype=np.int64)
+    matrix = np.empty((expected, dim), dtype=np.float32)
+    width = 4 * dim
+    n, start, prefix, vec_len = 0, 0, b"", (width).to_bytes(4, "big")
+    header = True
+    for chunk in chunks:
+        row = memoryview(chunk)
+        if header:  # alone or with the first row
+            header = False
+            if bytes(row[:11]) != _COPY_SIGNATURE:
+                raise ValueError("not a binary COPY stream")
+            row = row[19 + int.from_bytes(row[15:19], "big") :]
+            if not row:
+                continue
+        if len(row) == 2 and row == _COPY_TRAILER:
+            continue  # read on to the end: the connection is free only after it
+        if not prefix:  # fields (2) and the id's width, the same in every row
+            id_size = int.from_bytes(row[2:6], "big")
+            prefix, start = bytes(row[:6]), 10 + id_size
+        if len(row) != start + width or row[:6] != prefix or row[start - 4 : start] != vec_len:
+            raise ValueError(f"a title vector that is not {dim} float32 in the stream")
+        if n == len(ids):  # rows committed after the count
+            ids = np.resize(ids, max(2 * n, 1024))
+            matrix = np.resize(matrix, (len(ids), dim))
+        ids[n] = int.from_bytes(row[6 : start - 4], "big", signed=True)
+        matrix[n] = np.frombuffer(row, dtype="<f4", count=dim, offset=start)
+        n += 1
+    return ids[:n], matrix[:n]
