@@ -191,9 +191,552 @@ def vision_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[s
     return goals, md, data
 
 
+# --- strong language --------------------------------------------------------------------------
+
+# (before the term, the term, after it): one term per sentence, at the start, middle or end.
+TERM_SENTENCES: list[tuple[str, str, str]] = [
+    ("What the", "fuck", "are you doing in my kitchen?"),
+    ("This whole plan is", "bullshit", "and you know it."),
+    ("Oh", "damn", "the train is late again."),
+    ("He called his brother a", "bastard", "at the wedding."),
+    ("Get out of my car, you", "asshole", "before I call the police."),
+    ("That was a load of", "crap", "from start to finish."),
+    ("Oh", "shit", "I left the oven on."),
+    ("She told the referee to", "piss off", "after the match."),
+    ("Stop acting like a", "prick", "in front of the guests."),
+    ("The boss is a complete", "wanker", "on Mondays."),
+    ("Oh", "bollocks", "I forgot my keys at home."),
+    ("Shut up, you little", "bitch", "and sit down."),
+    ("What the", "hell", "happened to the lights?"),
+    ("That", "motherfucker", "stole my bicycle."),
+    ("I am so", "fucking", "tired of this weather."),
+    ("You are such a", "dumbass", "sometimes."),
+    ("Turn off that", "goddamn", "radio right now."),
+    ("Do not be a", "dick", "about the parking space."),
+    ("The neighbours are", "bloody", "noisy tonight."),
+    ("Who the", "fuck", "parked the van here?"),
+    ("My landlord is a", "douchebag", "who never fixes anything."),
+    ("Everything in this shop is", "shitty", "and overpriced."),
+]
+# Clean sentences full of the usual false-positive traps of substring matching.
+TRAP_SENTENCES: list[str] = [
+    "The class from Scunthorpe went to assess the cocktail bar.",
+    "A grasshopper visited the therapist in Sussex.",
+    "We read Charles Dickens in the classroom after lunch.",
+    "The analyst will assess the assets of the company.",
+    "Hello, the passenger assumed the bass player was an assassin.",
+    "The cockpit of the plane was clean and quiet.",
+    "A peacock walked across the grass in Essex.",
+    "She ordered a cocktail and a shellfish platter.",
+    "The therapist said the document was classified.",
+    "Scunthorpe United won the match on Saturday.",
+    "The bass clef is hard for a beginner class.",
+    "Mister Hancock bought a cocktail shaker in Sussex.",
+    "A grasshopper jumped over the glass of water.",
+    "The class will assess Dickens and his novels.",
+    "He passed the exam and then had a massage.",
+    "The assistant put the pass in his pocket.",
+    "The Dickens museum is near the therapist's office.",
+    "The scrapbook was full of photos of Essex.",
+    "We need to assess the damage to the hall.",
+    "The shell on the beach was pink and white.",
+    "I took a class on cocktails at the Sussex hotel.",
+    "The therapist from Middlesex loves classical music.",
+]
+LANG_RECALL = LANG_PRECISION = 0.95
+LANG_TIME_ERROR_S = 0.5
+# espeak-ng voice, words per minute and word gap (10 ms units): slow and spaced, which
+# tiny.en hears best of the settings tried; each clip gets a second of silence either side.
+LANG_VOICE = ("en-us", 120, 10)
+LANG_LEAD_S = 1.0
+
+
+def _voiced_span(wav: Path) -> tuple[float, float]:
+    """First and last voiced second of a clip (20 ms frames above -45 dBFS)."""
+    from analyzers.audio import SAMPLE_RATE, load_audio, rms_db
+
+    audio = load_audio(wav)
+    frame = SAMPLE_RATE // 50
+    n = audio.size // frame
+    loud = np.flatnonzero(rms_db(audio[: n * frame].reshape(n, frame)) > -45.0)
+    return float(loud[0] / 50), float((loud[-1] + 1) / 50)
+
+
+def _speak(text: str, out: Path) -> Path:
+    from tests.analyzers.speech_media import run
+
+    voice, speed, gap = LANG_VOICE
+    run("espeak-ng", "-v", voice, "-s", str(speed), "-g", str(gap), "-w", str(out), text)
+    return out
+
+
+def language_clips() -> tuple[Path, list[dict[str, Any]]]:
+    """One espeak-ng clip per sentence (cached), ``LANG_LEAD_S`` of silence before and after,
+    and its truth: the term and where it is.
+
+    The whole sentence is synthesised in one go (natural prosody); the term starts where the
+    text before it, synthesised alone, stops being voiced, and ends where the text up to and
+    including it does (espeak-ng's timing for a prefix is its timing inside the sentence).
+    """
+    from tests.analyzers.speech_media import ffmpeg
+
+    spec = json.dumps([TERM_SENTENCES, TRAP_SENTENCES, LANG_VOICE, LANG_LEAD_S])
+    folder = CACHE / f"language-{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
+    truth_file = folder / "truth.json"
+    if truth_file.exists():
+        return folder, json.loads(truth_file.read_text())
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / "raw.wav"
+    pad = f"aresample=16000,adelay={int(LANG_LEAD_S * 1000)},apad=pad_dur={LANG_LEAD_S}"
+
+    def clip(text: str, name: str) -> str:
+        ffmpeg("-i", str(_speak(text, raw)), "-af", pad, "-ac", "1", str(folder / name))
+        return name
+
+    truth: list[dict[str, Any]] = []
+    for i, (before, term, after) in enumerate(TERM_SENTENCES):
+        text = " ".join(p for p in (before, term, after) if p)
+        name = clip(text, f"term{i:02d}.wav")
+        start = _voiced_span(_speak(before, raw))[1] if before else _voiced_span(raw)[0]
+        end = _voiced_span(_speak(" ".join(p for p in (before, term) if p), raw))[1]
+        truth.append(
+            {
+                "clip": name,
+                "text": text,
+                "term": term,
+                "start_s": LANG_LEAD_S + start,
+                "end_s": LANG_LEAD_S + end,
+            }
+        )
+    for i, text in enumerate(TRAP_SENTENCES):
+        truth.append({"clip": clip(text, f"trap{i:02d}.wav"), "text": text, "term": None})
+    raw.unlink()
+    truth_file.write_text(json.dumps(truth, indent=1))
+    return folder, truth
+
+
+def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
+    import taxonomy
+    from analyzers.signals.language import detect
+    from analyzers.speech.transcribe import SpeechOptions, load_backend, transcribe_media
+    from workers.stages.signals import language_options
+
+    folder, truth = language_clips()
+    if quick:
+        truth = truth[:4] + truth[len(TERM_SENTENCES) : len(TERM_SENTENCES) + 4]
+    options = language_options(taxonomy.load())
+    speech = SpeechOptions(model="tiny.en", device="cpu")
+    backend = load_backend(speech)
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    for item in truth:
+        transcript = transcribe_media(folder / item["clip"], speech, backend=backend)
+        segments = [s.to_dict() for s in transcript.segments]
+        result = detect(segments, options, language=transcript.language)
+        marks = sorted(result.marks, key=lambda m: m.start_s)
+        rows.append(
+            {
+                **item,
+                "heard": " ".join(str(s.get("text", "")).strip() for s in segments),
+                "present": result.present,
+                "marks": [
+                    {
+                        "quote": m.detail["quote"],
+                        "label": m.label,
+                        "severity": m.severity,
+                        "start_s": round(m.start_s, 2),
+                        "end_s": round(m.end_s, 2),
+                    }
+                    for m in marks
+                ],
+            }
+        )
+    seconds = time.perf_counter() - t0
+    # A term sentence is found when a mark overlaps its term (±0.5 s); every other mark,
+    # in a trap sentence or away from the term, is a false positive.
+    tp = fp = 0
+    start_err: list[float] = []
+    end_err: list[float] = []
+    for row in rows:
+        hit = None
+        for m in row["marks"]:
+            near = row["term"] and (
+                m["start_s"] < row["end_s"] + LANG_TIME_ERROR_S
+                and row["start_s"] - LANG_TIME_ERROR_S < m["end_s"]
+            )
+            if near and hit is None:
+                hit = m
+            else:
+                fp += 1
+        if hit:
+            tp += 1
+            start_err.append(abs(hit["start_s"] - row["start_s"]))
+            end_err.append(abs(hit["end_s"] - row["end_s"]))
+        row["found"] = hit is not None if row["term"] else None
+    n_terms = sum(1 for r in rows if r["term"])
+    recall = tp / n_terms if n_terms else 0.0
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    worst = float(max(start_err, default=float("inf")))
+    goals = [
+        {
+            "goal": "strong-language recall (espeak-ng sentences with terms)",
+            "value": round(recall, 3),
+            "target": f">= {LANG_RECALL}",
+            "met": recall >= LANG_RECALL,
+        },
+        {
+            "goal": "strong-language precision (terms + false-positive traps)",
+            "value": round(precision, 3),
+            "target": f">= {LANG_PRECISION}",
+            "met": precision >= LANG_PRECISION,
+        },
+        {
+            "goal": "strong-language timestamp error, worst term start (s)",
+            "value": round(worst, 2),
+            "target": f"<= {LANG_TIME_ERROR_S}",
+            "met": worst <= LANG_TIME_ERROR_S,
+        },
+    ]
+    # The peer: the same lexicon on the text espeak-ng was given (no transcription).
+    peer = [
+        detect([{"text": r["text"], "start": 0.0, "end": 1.0, "language": "en"}], options)
+        for r in rows
+    ]
+    peer_tp = sum(1 for r, p in zip(rows, peer, strict=True) if r["term"] and p.marks)
+    peer_fp = sum(
+        len(p.marks) - (1 if r["term"] and p.marks else 0) for r, p in zip(rows, peer, strict=True)
+    )
+    data = {
+        "sentences": len(rows),
+        "with_terms": n_terms,
+        "traps": len(rows) - n_terms,
+        "voice": f"espeak-ng {LANG_VOICE[0]}, {LANG_VOICE[1]} wpm, word gap "
+        f"{LANG_VOICE[2] * 10} ms, one clip per sentence, {LANG_LEAD_S} s silence either side",
+        "speech": "faster-whisper tiny.en (the speech stage's default options, CPU)",
+        "lexicon": f"profanex {_pkg_version('profanex')} + taxonomy tiers",
+        "true_positives": tp,
+        "false_positives": fp,
+        "recall": recall,
+        "precision": precision,
+        "start_error_s": {
+            "mean": float(np.mean(start_err)) if start_err else None,
+            "max": worst if start_err else None,
+        },
+        "end_error_s": {
+            "mean": float(np.mean(end_err)) if end_err else None,
+            "max": max(end_err, default=None),
+        },
+        "transcribe_and_scan_s": round(seconds, 1),
+        "peer_on_source_text": {"true_positives": peer_tp, "false_positives": peer_fp},
+        "rows": rows,
+    }
+    misses = [r for r in rows if r["found"] is False]
+    false = [r for r in rows if (len(r["marks"]) - (1 if r["found"] else 0)) > 0]
+    md = [
+        "## Strong language",
+        "",
+        f"{len(rows)} espeak-ng sentences, one clip each: {n_terms} with one strong-language "
+        f"term of the taxonomy lexicon or profanex, {len(rows) - n_terms} clean ones full of "
+        "false-positive traps (Scunthorpe, class, assess, cocktail, grasshopper, therapist, "
+        "Dickens, Sussex, Essex, bass, pass, shell, hall...). Each clip is transcribed by the "
+        "speech code (faster-whisper tiny.en, word timestamps) and scanned by the language "
+        "signal with the taxonomy's options. The term's true span: where the text before it, "
+        "synthesised alone, stops being voiced, to where the text up to it does.",
+        "",
+        "| measure | value |",
+        "|---|---:|",
+        f"| recall | {recall:.3f} ({tp}/{n_terms}) |",
+        f"| precision | {precision:.3f} ({tp} true, {fp} false) |",
+        f"| term start error, mean / max (s) | {data['start_error_s']['mean'] or 0:.2f} / "
+        f"{worst:.2f} |",
+        f"| term end error, mean / max (s) | {data['end_error_s']['mean'] or 0:.2f} / "
+        f"{max(end_err, default=0):.2f} |",
+        f"| peer: the lexicon on the source text, true / false | {peer_tp} / {peer_fp} |",
+        f"| transcribe + scan, all clips (s) | {seconds:.1f} |",
+        "",
+        *(f'- missed: "{r["text"]}" heard as "{r["heard"]}"' for r in misses),
+        *(
+            f'- false positive: "{r["text"]}" heard as "{r["heard"]}" -> '
+            f"{[m['quote'] for m in r['marks']]}"
+            for r in false
+        ),
+        "",
+    ]
+    return goals, md, data
+
+
+def _pkg_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version(name)
+
+
+# --- tagging stages against the shots stage ----------------------------------------------------
+
+SHARE_SECONDS = 300
+SHARE_SHOT_S = 15
+SHARE_GOAL = 0.25
+SHARE_SOURCES = ["testsrc2", "smptebars", "mandelbrot", "life=mold=10:ratio=0.5:seed=11",
+                 "rgbtestsrc", "color=c=navy", "cellauto=rule=110:seed=11", "testsrc"]  # fmt: skip
+NARRATION = (
+    "The lighthouse keeper climbed the stairs as the storm rolled in from the sea. "
+    "Nobody in the village knew where the old map had come from. "
+    "We have to leave before sunrise, or the bridge will be gone. "
+    "She opened the letter slowly and read it twice before saying a word. "
+    "The train was late again, and the station was cold and empty."
+)
+
+
+def share_title(seconds: int = SHARE_SECONDS) -> Path:
+    """A 1080p 25 fps title of hard-cut lavfi shots (rendered at 320x180, upscaled) with an
+    espeak-ng narration looped over its whole length; cached under benchmarks/.cache."""
+    from analyzers.shots.synthetic import Join, Segment, build
+    from tests.analyzers.speech_media import espeak, ffmpeg
+
+    spec = json.dumps([SHARE_SOURCES, NARRATION, seconds, SHARE_SHOT_S, "1920:1080"])
+    out = CACHE / f"share-{seconds}s-{hashlib.sha1(spec.encode()).hexdigest()[:8]}.mp4"
+    if out.exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    parts: list[Segment | Join] = []
+    for k in range(seconds // SHARE_SHOT_S):
+        if parts:
+            parts.append(Join())
+        parts.append(Segment(SHARE_SOURCES[k % len(SHARE_SOURCES)], SHARE_SHOT_S * 25))
+    video = out.with_suffix(".video.mp4")
+    build(video, parts, size="320x180", fps=25, scale="1920:1080")
+    speech = espeak(NARRATION, out.with_suffix(".wav"))
+    # The narration with a 2 s pause after it, looped to the title's length.
+    ffmpeg("-i", str(video), "-stream_loop", "-1", "-i", str(speech),
+           "-filter_complex", "[1:a]aresample=16000,apad=pad_dur=2[a]",
+           "-map", "0:v", "-map", "[a]", "-t", str(seconds), "-c:v", "copy",
+           "-c:a", "aac", "-b:a", "96k", str(out))  # fmt: skip
+    video.unlink()
+    speech.unlink()
+    return out
+
+
+def share_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
+    import tempfile
+
+    from benchmarks.bench_pipeline import stages_alone
+
+    seconds = 60 if quick else SHARE_SECONDS
+    path = share_title(seconds)
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="bench-tagging-") as tmp:
+        (alone,) = stages_alone([path], Path(tmp))
+    status, wall = alone["status"], alone["wall_s"]
+    stages = {
+        name: {"status": str(alone["statuses"][name]), "duration_s": secs}
+        for name, secs in alone["stages"].items()
+    }
+    tagging = stages["signals"]["duration_s"] + stages["tags"]["duration_s"]
+    shots = stages["shots"]["duration_s"]
+    share = tagging / shots if shots else float("inf")
+    ok = all(
+        stages[s]["status"].lower().endswith("succeeded") for s in ("shots", "signals", "tags")
+    )
+    goals = [
+        {
+            "goal": "tagging stages (signals + tags) wall time / shots stage, 5-min 1080p title",
+            "value": round(share, 3),
+            "target": f"<= {SHARE_GOAL}",
+            "met": ok and share <= SHARE_GOAL,
+        }
+    ]
+    data = {
+        "title": f"{seconds} s, 1920x1080 25 fps H.264 (lavfi shots rendered at 320x180 and "
+        f"upscaled, a cut every {SHARE_SHOT_S} s), AAC espeak-ng narration looped",
+        "pipeline_status": str(status),
+        "pipeline_wall_s": round(wall, 1),
+        "stages": stages,
+        "tagging_s": round(tagging, 2),
+        "shots_s": round(shots, 2),
+        "share": share,
+        "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+    md = [
+        HEADINGS["stage_share"],
+        "",
+        f"One {seconds // 60}-minute generated title: {data['title']}. The in-process pipeline "
+        "(`ingest_file` + `run_pipeline`, SQLite, local store) ran once; each stage's wall "
+        "time is its `duration_s` in the run's `stages` record. The tagging stages are "
+        "`signals` (audio, visual style, nudity on keyframes, strong language, transcript "
+        "semantics: every signal but vision) and `tags` (fusion and ratings); the peer is "
+        "the `shots` stage on the same title. 1-minute load average "
+        f"{load_before:.1f} before and {os.getloadavg()[0]:.1f} after (shared 2-core machine).",
+        "",
+        "| stage | status | wall s |",
+        "|---|---|---:|",
+        *(f"| {n} | {e['status']} | {e['duration_s']:.1f} |" for n, e in stages.items()),
+        "",
+        f"Tagging (signals + tags) {tagging:.1f} s against shots {shots:.1f} s: "
+        f"**{share:.1%}** of the shots stage.",
+        "",
+    ]
+    return goals, md, data
+
+
+# --- peak memory with every model loaded ---------------------------------------------------------
+
+MEMORY_GOAL_GB = 1.5
+# Run in a fresh interpreter: loads each model, runs it once on a small input (so its
+# buffers are allocated as in a worker), and prints its RSS after each step as JSON lines.
+MEMORY_SCRIPT = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+audio, mode, model_dir, frame_jpeg = sys.argv[2:6]
+RUN = mode == "run"  # else only load
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+def step(name, fn):
+    t0 = time.perf_counter()
+    keep.append(fn())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"step": name, "rss_mb": rss_mb(), "peak_mb": peak,
+                      "s": time.perf_counter() - t0}), flush=True)
+
+import numpy as np
+keep = []
+step("python + numpy", lambda: None)
+def whisper(name):
+    from analyzers.speech.transcribe import SpeechOptions, load_backend, transcribe_media
+    opts = SpeechOptions(model=name, device="cpu", multilingual_model=None, language="en")
+    backend = load_backend(opts)
+    return backend, RUN and transcribe_media(audio, opts, backend=backend)
+step("faster-whisper tiny.en", lambda: whisper("tiny.en"))
+step("faster-whisper base", lambda: whisper("base"))
+def minilm():
+    from analyzers.encoders.text import SentenceEncoder
+    enc = SentenceEncoder()
+    return enc, RUN and enc.encode(["a quiet evening by the sea"] * 8)
+step("MiniLM (all-MiniLM-L6-v2)", minilm)
+def nudenet():
+    from analyzers.signals.nudity import NudeNetBackend
+    b = NudeNetBackend()
+    return b, RUN and b.detect([np.full((360, 640, 3), 128, np.uint8)] * 4)
+step("NudeNet 320n", nudenet)
+def clip_vit():
+    from analyzers.signals.vision import VisionFrame, VisionOptions, VisionTagger
+    t = VisionTagger.load(VisionOptions(model=model_dir, device="cpu"))
+    img = open(frame_jpeg, "rb").read()
+    frames = [VisionFrame(i, float(i), i + 1.0, img) for i in range(32)]
+    return t, RUN and t.analyze(frames, {"calm": ["This is a photo of calm."]})
+step("CLIP ViT-B/32 shape (random weights)", clip_vit)
+def transnet():
+    from analyzers.shots.transnet import TransNetDetector
+    d = TransNetDetector(device="cpu")
+    for i in range(200 if RUN else 0):
+        d.process(i, np.full((27, 48, 3), i % 255, np.uint8))
+    return d
+step("TransNetV2", transnet)
+"""
+
+
+def memory_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
+    import subprocess
+
+    from tests.analyzers.speech_media import espeak
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    audio = espeak("The storm rolled in from the sea before sunrise.", CACHE / "memory.wav")
+    model = random_vit_b32(vision_labels())
+    jpeg = CACHE / "memory-keyframe.jpg"
+    jpeg.write_bytes(keyframe_jpegs(1)[0])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for mode in ("run", "load"):
+        proc = subprocess.run(
+            [sys.executable, "-c", MEMORY_SCRIPT, str(ROOT), str(audio), mode, str(model),
+             str(jpeg)],
+            capture_output=True, text=True, env=env, check=False,
+        )  # fmt: skip
+        runs[mode] = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or len(runs[mode]) != 7:
+            raise RuntimeError(f"memory probe ({mode}) failed: {proc.stderr[-2000:]}")
+    steps = runs["run"]
+    peak_gb = steps[-1]["peak_mb"] / 1024
+    loaded_gb = runs["load"][-1]["peak_mb"] / 1024
+    goals = [
+        {
+            "goal": "peak RSS, one process with every model loaded and run once (GB)",
+            "value": round(peak_gb, 3),
+            "target": f"< {MEMORY_GOAL_GB}",
+            "met": peak_gb < MEMORY_GOAL_GB,
+        }
+    ]
+    data = {"steps": steps, "peak_gb": peak_gb, "load_only": runs["load"]}
+    data["load_only_peak_gb"] = loaded_gb
+    md = [
+        HEADINGS["memory"],
+        "",
+        "One fresh Python process loads every model the workers use and runs each once on a "
+        "small input (a 3 s espeak-ng clip for both Whisper models, 8 sentences for MiniLM, "
+        "4 keyframes for NudeNet, 32 keyframes and one prompt for the CLIP, 200 small frames "
+        "for TransNetV2); peak RSS is `resource.getrusage(RUSAGE_SELF).ru_maxrss`. The CLIP "
+        "is ViT-B/32-shaped with random weights (no CLIP weights ship offline), the same "
+        "size as the real one. The peer is the bare interpreter (first row).",
+        "",
+        "| after loading | RSS MB | peak RSS MB | +MB | s |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {s['step']} | {s['rss_mb']:.0f} | {s['peak_mb']:.0f} | "
+            f"{s['rss_mb'] - (steps[i - 1]['rss_mb'] if i else 0):.0f} | {s['s']:.1f} |"
+            for i, s in enumerate(steps)
+        ),
+        "",
+        f"Peak RSS **{peak_gb:.2f} GB** (goal < {MEMORY_GOAL_GB} GB). Loading every model "
+        f"without running any peaks at {loaded_gb:.2f} GB (a second fresh process).",
+        "",
+    ]
+    return goals, md, data
+
+
 SECTIONS: dict[str, Callable[[bool], tuple[list[dict[str, Any]], list[str], dict[str, Any]]]] = {
     "vision": vision_section,
+    "strong_language": language_section,
+    "stage_share": share_section,
+    "memory": memory_section,
 }
+
+
+# The first markdown line of each section, to find it in results written before sections
+# kept their markdown in the JSON.
+HEADINGS = {
+    "vision": "## Vision throughput",
+    "strong_language": "## Strong language",
+    "stage_share": "## Tagging stages against the shots stage",
+    "memory": "## Peak memory",
+}
+
+
+def previous_sections(skip: set[str]) -> dict[str, tuple[list[dict[str, Any]], list[str], Any]]:
+    """The last results of every section not in ``skip``: goals, markdown and data."""
+    path = RESULTS / "tagging.json"
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    md_file = RESULTS / "tagging.md"
+    old_md = md_file.read_text().splitlines() if md_file.exists() else []
+    out = {}
+    for name, data in old.get("sections", {}).items():
+        if name in skip or name not in SECTIONS:
+            continue
+        md = old.get("markdown", {}).get(name)
+        if md is None and HEADINGS[name] in old_md:
+            start = old_md.index(HEADINGS[name])
+            end = next(
+                (i for i in range(start + 1, len(old_md)) if old_md[i].startswith("## ")),
+                len(old_md),
+            )
+            md = [*old_md[start:end], ""]
+        goals = [g for g in old.get("goals", []) if g.get("section") == name]
+        out[name] = (goals, md or [], {**data, "measured": old.get("date")})
+    return out
 
 
 def main() -> int:
@@ -202,14 +745,28 @@ def main() -> int:
     ap.add_argument("--only", action="append", choices=list(SECTIONS), help="run these sections")
     args = ap.parse_args()
     prov = provenance()
+    ran: dict[str, tuple[list[dict[str, Any]], list[str], dict[str, Any]]] = {}
+    for name in args.only or list(SECTIONS):
+        ran[name] = SECTIONS[name](args.quick)
+        print(f"{name}: {[(g['goal'], g['value'], g['met']) for g in ran[name][0]]}", flush=True)
+    # Sections not run this time keep their last results (``--only`` merges).
+    kept = previous_sections(set(ran))
     goals: list[dict[str, Any]] = []
     parts: list[str] = []
     sections: dict[str, Any] = {}
-    for name in args.only or list(SECTIONS):
-        sec_goals, sec_md, sec_data = SECTIONS[name](args.quick)
-        goals += [{**g, "section": name} for g in sec_goals]
+    markdown: dict[str, list[str]] = {}
+    for name in SECTIONS:
+        if name in ran:
+            sec_goals, sec_md, sec_data = ran[name]
+            sec_goals = [{**g, "section": name} for g in sec_goals]
+        elif name in kept:
+            sec_goals, sec_md, sec_data = kept[name]
+        else:
+            continue
+        goals += sec_goals
         parts += sec_md
         sections[name] = sec_data
+        markdown[name] = sec_md
     doc = {
         "benchmark": "tagging",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -217,6 +774,8 @@ def main() -> int:
         **prov,
         "goals": goals,
         "sections": sections,
+        "markdown": markdown,
+        "sections_run": sorted(ran),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "tagging.json").write_text(json.dumps(doc, indent=2) + "\n")
