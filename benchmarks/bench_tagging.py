@@ -318,14 +318,18 @@ def language_clips() -> tuple[Path, list[dict[str, Any]]]:
 def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
     import taxonomy
     from analyzers.signals.language import detect
-    from analyzers.speech.transcribe import SpeechOptions, load_backend, transcribe_media
+    from analyzers.speech.transcribe import load_backend, transcribe_media
+    from workers.settings import Settings
     from workers.stages.signals import language_options
+    from workers.stages.speech import speech_options
 
     folder, truth = language_clips()
     if quick:
         truth = truth[:4] + truth[len(TERM_SENTENCES) : len(TERM_SENTENCES) + 4]
     options = language_options(taxonomy.load())
-    speech = SpeechOptions(model="tiny.en", device="cpu")
+    # The speech stage's own options (tiny.en, base for language identification), as the
+    # pipeline builds them from default settings.
+    speech = speech_options(Settings(data_dir=CACHE / "tagging-var"))
     backend = load_backend(speech)
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -338,7 +342,8 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
             {
                 **item,
                 "heard": " ".join(str(s.get("text", "")).strip() for s in segments),
-                "present": result.present,
+                "language": transcript.language,
+                "absent": result.absent.reason if result.absent else None,
                 "marks": [
                     {
                         "quote": m.detail["quote"],
@@ -412,7 +417,8 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
         "traps": len(rows) - n_terms,
         "voice": f"espeak-ng {LANG_VOICE[0]}, {LANG_VOICE[1]} wpm, word gap "
         f"{LANG_VOICE[2] * 10} ms, one clip per sentence, {LANG_LEAD_S} s silence either side",
-        "speech": "faster-whisper tiny.en (the speech stage's default options, CPU)",
+        "speech": f"the speech stage's default options: {speech.backend} {speech.model}, "
+        f"language identification {speech.multilingual_model}",
         "lexicon": f"profanex {_pkg_version('profanex')} + taxonomy tiers",
         "true_positives": tp,
         "false_positives": fp,
@@ -431,6 +437,8 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
         "rows": rows,
     }
     misses = [r for r in rows if r["found"] is False]
+    absent = [r for r in rows if r["absent"]]
+    data["absent"] = len(absent)
     false = [r for r in rows if (len(r["marks"]) - (1 if r["found"] else 0)) > 0]
     md = [
         "## Strong language",
@@ -452,9 +460,14 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
         f"| term end error, mean / max (s) | {data['end_error_s']['mean'] or 0:.2f} / "
         f"{max(end_err, default=0):.2f} |",
         f"| peer: the lexicon on the source text, true / false | {peer_tp} / {peer_fp} |",
+        f"| clips where the signal was absent (transcript language not covered) | {len(absent)} |",
         f"| transcribe + scan, all clips (s) | {seconds:.1f} |",
         "",
-        *(f'- missed: "{r["text"]}" heard as "{r["heard"]}"' for r in misses),
+        *(
+            f'- missed: "{r["text"]}" heard as "{r["heard"]}"'
+            + (f" (signal absent: {r['absent']})" if r["absent"] else "")
+            for r in misses
+        ),
         *(
             f'- false positive: "{r["text"]}" heard as "{r["heard"]}" -> '
             f"{[m['quote'] for m in r['marks']]}"
@@ -690,7 +703,10 @@ def memory_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[s
         ),
         "",
         f"Peak RSS **{peak_gb:.2f} GB** (goal < {MEMORY_GOAL_GB} GB). Loading every model "
-        f"without running any peaks at {loaded_gb:.2f} GB (a second fresh process).",
+        f"without running any peaks at {loaded_gb:.2f} GB (a second fresh process), but that "
+        "says little: the CLIP's safetensors are memory-mapped and become resident only when "
+        "first used (its load adds "
+        f"{runs['load'][5]['rss_mb'] - runs['load'][4]['rss_mb']:.0f} MB).",
         "",
     ]
     return goals, md, data
