@@ -241,9 +241,11 @@ def main() -> int:
     rows: dict[str, dict[str, dict]] = {}
     for name, (path, _) in inputs.items():
         rows[name] = {}
-        for det in [*detectors, "ffmpeg-decode"] + (["coldstart+keyframes"] if name == big else []):
-            print(f"{name}: {det} ...", flush=True)
+        # coldstart runs right beside its bare decode (the first timing repetition).
+        order = ["coldstart", "ffmpeg-decode", *detectors[1:]]
+        for det in order + (["coldstart+keyframes"] if name == big else []):
             rows[name][det] = run_worker(det, path)
+            print(f"{name}: {det} {rows[name][det]['wall_s']:.2f} s", flush=True)
     floors = {kind: run_worker(kind, inputs[big][0]) for kind in DECODE_FLOORS}
     # Timing goals on a noisy shared machine: each repetition runs coldstart right beside its
     # own bare decode, and a goal takes the median of the repetitions' ratios. The first
@@ -251,6 +253,7 @@ def main() -> int:
     reps = [{d: rows[big][d]["wall_s"] for d in ["ffmpeg-decode", *detectors[:3]]}]
     for _ in range(2):
         reps.append({d: run_worker(d, inputs[big][0])["wall_s"] for d in reps[0]})
+        print(f"timing repetition: {reps[-1]}", flush=True)
     ratio = {d: statistics.median(r[d] / r["ffmpeg-decode"] for r in reps) for d in detectors[:3]}
 
     goals = []
