@@ -10,7 +10,6 @@ from fastapi import FastAPI
 
 from web import admin
 from web.api.v1 import routes as api_v1
-from web.api.v1 import routes as api_v1
 from web.routes import ingest, ops
 from workers.settings import Settings, get_settings
 
@@ -20,7 +19,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or get_settings()
     app.include_router(ops.router)
     app.include_router(ingest.router)
-    app.include_router(api_v1.router)
     app.include_router(api_v1.router)
     admin.install(app)
     return app
