@@ -278,8 +278,10 @@ def load_title_matrix(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(title ids ascending, n x dim float32 matrix) of every title vector of one space
     version, for an index, in one streamed query. PostgreSQL: ``COPY ... TO STDOUT (FORMAT
-    BINARY)`` decoded by numpy as fixed-size records (no Python object per row, no server-side
-    sort: the rows are ordered here). Elsewhere: a streamed select decoded a batch at a time."""
+    BINARY)``, each row's vector copied straight into a matrix preallocated from a count (no
+    ORM row, no server-side sort: the rows are ordered here; 100k x 512 in ~2-4 s against
+    ~6-9 s for the streamed select, bench-embeddings). Elsewhere (SQLite): a streamed select
+    decoded a batch at a time."""
     if session.get_bind().dialect.name == "postgresql":
         ids, matrix = _copy_title_matrix(session, space)
     else:
