@@ -165,6 +165,20 @@ def _write(session: Any, run: Any, stage: str, entry: dict[str, Any]) -> None:
     run.current_stage = current_stage_label(run.stages or {})
 
 
+# Tokens this process holds right now. An owner entry naming this host and process with a
+# token not held here is a leftover of an earlier attempt of this process (its release failed,
+# e.g. during a database outage): a retry takes it over instead of waiting for it.
+_HELD: set[str] = set()
+
+
+def _leftover_of_this_process(owner: dict[str, Any]) -> bool:
+    return (
+        owner.get("host") == HOST
+        and owner.get("pid") == os.getpid()
+        and owner.get("token") not in _HELD
+    )
+
+
 @dataclass
 class Ownership:
     settings: Settings
@@ -186,7 +200,11 @@ class Ownership:
             entry = dict((run.stages or {}).get(self.stage, {}))
             owners = dict(entry.get("owners") or {})
             current = owners.get(self.key)
-            if current and current.get("token") != self.token:
+            if (
+                current
+                and current.get("token") != self.token
+                and not _leftover_of_this_process(current)
+            ):
                 if not owner_dead(current, now, self.settings.stale_stage_s):
                     return "busy"
                 lost = _mark_lost(entry, current, now)
@@ -207,6 +225,7 @@ class Ownership:
                 entry["status"] = StageStatus.RUNNING
                 entry.setdefault("started_at", now.isoformat())
             _write(session, run, self.stage, entry)
+            _HELD.add(self.token)
             return "claimed"
 
     def claim(self, poll_s: float = 2.0) -> None:
@@ -286,6 +305,7 @@ def owning(
     finally:
         stop.set()
         thread.join(timeout=5)
+        _HELD.discard(own.token)
         with contextlib.suppress(Exception):
             own.release()
 
