@@ -19,9 +19,9 @@ from storage.objects import InvalidObjectKey
 from workers import cli_backfill, cli_fleet, cli_runs
 from workers.cli_export import export as export_command
 from workers.cli_models import models_app
+from workers.cli_render import console, err_console, print_title, watch_run
 from workers.cli_tokens import tokens_app
 from workers.cli_users import users_app
-from workers.cli_render import console, err_console, print_title, watch_run
 from workers.dispatch import dispatch_run
 from workers.ingest import ingest_file, ingest_object
 from workers.schema import SchemaOutOfDate, ensure_schema
