@@ -13,8 +13,7 @@ import typer
 
 from storage import catalog
 from storage.db import session_scope
-from workers.cli_render import err_console
-from workers.cli_tokens import _settings
+from workers.cli_render import err_console, schema_checked_settings
 
 ROW_GROUP = 1000
 
@@ -64,7 +63,7 @@ def export(
     if format not in ("parquet", "jsonl"):
         err_console.print("[red]error:[/red] --format is parquet or jsonl")
         raise typer.Exit(2)
-    with session_scope(_settings().effective_database_url) as session:
+    with session_scope(schema_checked_settings().effective_database_url) as session:
         records = catalog.export_records(session, since=since, space=with_vectors)
         try:
             if format == "parquet":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -14,7 +15,8 @@ from storage.db import session_scope
 from storage.documents import run_document
 from storage.models import RunStatus
 from workers.heartbeat import describe_in_flight
-from workers.settings import Settings
+from workers.schema import SchemaOutOfDate, ensure_schema
+from workers.settings import Settings, get_settings
 
 console = Console()
 err_console = Console(stderr=True)
@@ -207,3 +209,15 @@ def _print_tags(doc: dict[str, Any]) -> None:
     absent = (doc.get("signals") or {}).get("absent") or {}
     for name, reason in sorted(absent.items()):
         console.print(f"[yellow]absent signal[/yellow] {name}: {reason}")
+
+
+def schema_checked_settings() -> Settings:
+    """The settings, once the database schema is known to be current; exit 2 with the
+    reason otherwise (the CLI's input-error code)."""
+    settings = get_settings()
+    try:
+        ensure_schema(settings)
+    except SchemaOutOfDate as err:
+        err_console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    return settings

@@ -10,23 +10,11 @@ from rich.table import Table
 
 from storage import catalog
 from storage.db import session_scope
-from workers.cli_render import console, err_console
-from workers.schema import SchemaOutOfDate, ensure_schema
-from workers.settings import Settings, get_settings
+from workers.cli_render import console, err_console, schema_checked_settings
 
 tokens_app = typer.Typer(
     help="Recommender API tokens (scopes: read, export).", no_args_is_help=True
 )
-
-
-def _settings() -> Settings:
-    settings = get_settings()
-    try:
-        ensure_schema(settings)
-    except SchemaOutOfDate as err:
-        err_console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
-    return settings
 
 
 @tokens_app.command("create")
@@ -36,7 +24,7 @@ def create(
     rate_limit: Annotated[int, typer.Option(help="requests per minute")] = 600,
 ) -> None:
     """Create a token; its plaintext is printed once and never stored."""
-    with session_scope(_settings().effective_database_url) as session:
+    with session_scope(schema_checked_settings().effective_database_url) as session:
         try:
             plaintext, token = catalog.create_token(
                 session, name, scope, rate_limit_per_min=rate_limit
@@ -50,7 +38,7 @@ def create(
 
 @tokens_app.command("revoke")
 def revoke(ref: Annotated[str, typer.Argument(help="token id or prefix")]) -> None:
-    with session_scope(_settings().effective_database_url) as session:
+    with session_scope(schema_checked_settings().effective_database_url) as session:
         token = catalog.revoke_token(session, ref)
         if token is None:
             err_console.print(f"[red]error:[/red] no token {ref!r}")
@@ -60,7 +48,7 @@ def revoke(ref: Annotated[str, typer.Argument(help="token id or prefix")]) -> No
 
 @tokens_app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    with session_scope(_settings().effective_database_url) as session:
+    with session_scope(schema_checked_settings().effective_database_url) as session:
         rows = [
             {
                 "id": t.id,

@@ -11,23 +11,11 @@ from rich.table import Table
 from storage import users
 from storage.db import session_scope
 from web.auth import hash_password
-from workers.cli_render import console, err_console
-from workers.schema import SchemaOutOfDate, ensure_schema
-from workers.settings import Settings, get_settings
+from workers.cli_render import console, err_console, schema_checked_settings
 
 users_app = typer.Typer(
     help="Admin view accounts (roles: viewer, editor, admin).", no_args_is_help=True
 )
-
-
-def _settings() -> Settings:
-    settings = get_settings()
-    try:
-        ensure_schema(settings)
-    except SchemaOutOfDate as err:
-        err_console.print(f"[red]error:[/red] {err}")
-        raise typer.Exit(2) from err
-    return settings
 
 
 def _password(password: str | None) -> str:
@@ -48,7 +36,7 @@ def add(
     password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
 ) -> None:
     """Create an account that can sign in to the admin view."""
-    settings = _settings()
+    settings = schema_checked_settings()
     if role not in users.ROLES:
         err_console.print(f"[red]error:[/red] role must be one of {', '.join(users.ROLES)}")
         raise typer.Exit(2)
@@ -78,7 +66,7 @@ def passwd(
     password: Annotated[str | None, typer.Option(help="Prompted for when omitted.")] = None,
 ) -> None:
     """Set a new password (every session of the account ends)."""
-    settings = _settings()
+    settings = schema_checked_settings()
     hashed = _password(password)
     with session_scope(settings.effective_database_url) as session:
         users.set_password_hash(session, _user(session, email), hashed)
@@ -88,7 +76,7 @@ def passwd(
 @users_app.command("disable")
 def disable(email: str) -> None:
     """Disable an account: it can no longer sign in, and its sessions end."""
-    settings = _settings()
+    settings = schema_checked_settings()
     with session_scope(settings.effective_database_url) as session:
         users.set_active(session, _user(session, email), False)
     console.print(f"{email} disabled")
@@ -97,7 +85,7 @@ def disable(email: str) -> None:
 @users_app.command("list")
 def list_(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Accounts, their roles and whether they are active."""
-    settings = _settings()
+    settings = schema_checked_settings()
     with session_scope(settings.effective_database_url) as session:
         rows = [
             {
