@@ -66,6 +66,33 @@ def read_inputs(ctx: StageContext) -> TitleInputs:
     return TitleInputs(shots, keyframes, segments, language, had_speech)
 
 
+@dataclass
+class KeyframeImage:
+    shot: int
+    start_s: float  # the shot's span
+    end_s: float
+    time_s: float
+    key: str
+    jpeg: bytes
+
+
+def keyframe_images(ctx: StageContext, inputs: TitleInputs) -> list[KeyframeImage]:
+    """The stored keyframe JPEGs with their shots' spans (what the shots stage decoded:
+    visual signals never decode the title again). A keyframe the store lost is a warning;
+    the rest still count."""
+    spans = {s["idx"]: (s["start_s"], s["end_s"]) for s in inputs.shots}
+    out = []
+    for k in inputs.keyframes:
+        try:
+            jpeg = read_bytes(ctx.derived, k["object_key"])
+        except Exception as err:
+            ctx.warn(f"keyframe {k['object_key']} unreadable: {err}")
+            continue
+        start, end = spans.get(k["shot"], (k["time_s"], k["time_s"]))
+        out.append(KeyframeImage(k["shot"], start, end, k["time_s"], k["object_key"], jpeg))
+    return out
+
+
 def signal_key(ctx: StageContext, name: str) -> str:
     """Where a stage keeps a signal's JSON: under its cache key, so a reader holding a
     stage's current key never reads another version's output."""

@@ -16,11 +16,10 @@ from analyzers.audio import SAMPLE_RATE, load_audio, select_audio_stream
 from analyzers.errors import BadMediaError
 from analyzers.signals import audio, language, style, transcript
 from analyzers.signals.base import SignalResult
-from storage.objects import read_bytes
 from taxonomy import Taxonomy
 from workers.settings import Settings
 from workers.stages.base import Stage, StageContext, load_taxonomy
-from workers.stages.inputs import TitleInputs, read_inputs, store_signal
+from workers.stages.inputs import TitleInputs, keyframe_images, read_inputs, store_signal
 
 log = logging.getLogger(__name__)
 VERSION = "1"
@@ -85,24 +84,16 @@ def _nudity_signal(ctx: StageContext, inputs: TitleInputs) -> SignalResult:
         from analyzers.signals import nudity
     except ImportError as err:
         return SignalResult.absent_because("nudity", "absent", f"nudity detector missing ({err})")
-    spans = {s["idx"]: (s["start_s"], s["end_s"]) for s in inputs.shots}
-    frames = []
-    for k in inputs.keyframes:
-        try:
-            image = read_bytes(ctx.derived, k["object_key"])
-        except Exception as err:  # a keyframe the store lost: the rest still count
-            ctx.warn(f"keyframe {k['object_key']} unreadable: {err}")
-            continue
-        start, end = spans.get(k["shot"], (k["time_s"], k["time_s"]))
-        frames.append(
-            {
-                "time_s": k["time_s"],
-                "start_s": start,
-                "end_s": end,
-                "image": image,
-                "ref": {"shot": k["shot"], "keyframe": k["object_key"]},
-            }
-        )
+    frames = [
+        {
+            "time_s": k.time_s,
+            "start_s": k.start_s,
+            "end_s": k.end_s,
+            "image": k.jpeg,
+            "ref": {"shot": k.shot, "keyframe": k.key},
+        }
+        for k in keyframe_images(ctx, inputs)
+    ]
     return nudity.analyze(frames)
 
 

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from analyzers.signals.vision import VisionFrame, VisionOptions, analyze_keyframes
-from storage.objects import put_bytes, read_bytes
+from storage.objects import put_bytes
 from taxonomy import Taxonomy
 from workers.settings import Settings
 from workers.stages.base import Stage, StageContext, load_taxonomy
-from workers.stages.inputs import read_inputs, signal_key, store_signal
+from workers.stages.inputs import keyframe_images, read_inputs, signal_key, store_signal
 
 VERSION = "1"
 
@@ -46,16 +46,9 @@ def prompts_of(tax: Taxonomy) -> tuple[dict[str, list[str]], dict[str, list[str]
 def run(ctx: StageContext) -> dict[str, Any]:
     tax = load_taxonomy(ctx.settings)
     inputs = read_inputs(ctx)
-    spans = {s["idx"]: (s["start_s"], s["end_s"]) for s in inputs.shots}
-    frames = []
-    for k in inputs.keyframes:
-        start, end = spans.get(k["shot"], (k["time_s"], k["time_s"]))
-        try:
-            image = read_bytes(ctx.derived, k["object_key"])
-        except Exception as err:  # one lost keyframe never fails the title
-            ctx.warn(f"keyframe {k['object_key']} unreadable: {err}")
-            continue
-        frames.append(VisionFrame(k["shot"], start, end, image, k["object_key"]))
+    frames = [
+        VisionFrame(k.shot, k.start_s, k.end_s, k.jpeg, k.key) for k in keyframe_images(ctx, inputs)
+    ]
     prompts, facets = prompts_of(tax)
     out = analyze_keyframes(frames, prompts, facets, vision_options(ctx.settings))
     for warning in out.warnings:
