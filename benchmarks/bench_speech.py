@@ -113,8 +113,10 @@ class RecordingBackend:
     def languages(self) -> frozenset[str]:
         return self._backend.languages
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
-        return self._backend.detect_language(audio)
+    def detect_language(
+        self, audio: np.ndarray, exclude: frozenset[str] = frozenset()
+    ) -> tuple[str, float]:
+        return self._backend.detect_language(audio, exclude)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Any]:
         self._calls.append((audio.copy(), options))

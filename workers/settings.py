@@ -117,6 +117,11 @@ class Settings(BaseSettings):
         None, description="CTranslate2 compute type; default int8 on CPU, float16 on CUDA."
     )
     speech_cpu_threads: int = 0
+    speech_never_detected: str = Field(
+        "la,sa",
+        description="Comma-separated language codes that language identification never "
+        "names (Whisper hears flat English as Latin); empty: none.",
+    )
     speech_language: str | None = Field(
         None, description="Spoken language; empty detects it (per region if multilingual)."
     )

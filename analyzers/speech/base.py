@@ -6,7 +6,7 @@ the start of the array they were given; callers shift them to title time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
@@ -157,12 +157,27 @@ class SpeechBackend(Protocol):
         """Transcribe 16 kHz mono float32 ``audio``; times relative to its first sample."""
         ...
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+    def detect_language(
+        self, audio: np.ndarray, exclude: frozenset[str] = frozenset()
+    ) -> tuple[str, float]:
         """Most likely language of (the first 30 s of) ``audio`` and its probability.
 
         Callers pass a short sample: a few seconds name the language, and a backend may
-        encode only the sample rather than a padded 30 s window."""
+        encode only the sample rather than a padded 30 s window. Languages in ``exclude``
+        are never named (see :func:`most_likely`)."""
         ...
+
+
+def most_likely(
+    probabilities: Iterable[tuple[str, float]], exclude: frozenset[str] = frozenset()
+) -> tuple[str, float]:
+    """The most likely language once ``exclude`` is ruled out, with its probability
+    renormalised over the languages left (what the model would say if it knew the
+    excluded ones cannot be spoken)."""
+    kept = [(lang, p) for lang, p in probabilities if lang not in exclude]
+    total = sum(p for _, p in kept)
+    lang, p = max(kept, key=lambda item: item[1])
+    return lang, (p / total if total > 0 else 0.0)
 
 
 def words_text(words: Sequence[Word]) -> str:

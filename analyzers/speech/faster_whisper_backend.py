@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from analyzers.speech.base import SAMPLE_RATE, DecodeOptions, Segment, Word
+from analyzers.speech.base import SAMPLE_RATE, DecodeOptions, Segment, Word, most_likely
 
 # Shortest window the encoder sees for language detection (seconds).
 DETECT_WINDOW_S = 8.0
@@ -65,7 +65,9 @@ class FasterWhisperBackend:
     def languages(self) -> frozenset[str]:
         return frozenset(self._model.supported_languages)
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+    def detect_language(
+        self, audio: np.ndarray, exclude: frozenset[str] = frozenset()
+    ) -> tuple[str, float]:
         if not self.is_multilingual:
             return "en", 1.0
         # The encoder sees a window of at least DETECT_WINDOW_S (the sample, then silence,
@@ -79,8 +81,8 @@ class FasterWhisperBackend:
             audio = np.concatenate([audio, np.zeros(pad, np.float32)])
         frames = audio.size // self._model.feature_extractor.hop_length
         features = self._model.feature_extractor(audio)[..., :frames]
-        token, probability = self._model.model.detect_language(self._model.encode(features))[0][0]
-        return token[2:-2], float(probability)
+        ranked = self._model.model.detect_language(self._model.encode(features))[0]
+        return most_likely(((token[2:-2], float(p)) for token, p in ranked), exclude)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Segment]:
         if audio.size == 0:

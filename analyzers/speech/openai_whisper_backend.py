@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analyzers.speech.base import DecodeOptions, Segment, Word
+from analyzers.speech.base import DecodeOptions, Segment, Word, most_likely
 
 
 class OpenAIWhisperBackend:
@@ -69,7 +69,9 @@ class OpenAIWhisperBackend:
             return frozenset({"en"})
         return frozenset(list(LANGUAGES)[: self._model.num_languages])
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+    def detect_language(
+        self, audio: np.ndarray, exclude: frozenset[str] = frozenset()
+    ) -> tuple[str, float]:
         if not self.is_multilingual:
             return "en", 1.0
         import whisper
@@ -77,8 +79,7 @@ class OpenAIWhisperBackend:
         audio = whisper.pad_or_trim(audio.astype(np.float32))
         mel = whisper.log_mel_spectrogram(audio, self._model.dims.n_mels).to(self._model.device)
         _, probs = self._model.detect_language(mel)
-        language = max(probs, key=probs.get)
-        return language, float(probs[language])
+        return most_likely(((lang, float(p)) for lang, p in probs.items()), exclude)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list[Segment]:
         if audio.size == 0:

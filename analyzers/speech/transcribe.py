@@ -50,6 +50,7 @@ from analyzers.speech.guards import GuardOptions, GuardReport, apply_guards
 from analyzers.speech.language import (
     MIN_DETECT_S,
     MIN_PROBABILITY,
+    NEVER_DETECTED,
     ModelRouter,
     detect_runs,
     sample,
@@ -69,6 +70,8 @@ class SpeechOptions:
     # Transcribe only these languages (empty: every language a model knows); speech in
     # others is recorded with its detected language, untranscribed.
     languages: tuple[str, ...] = ()
+    # Languages language identification never names (its likeliest other guess wins).
+    never_detected: tuple[str, ...] = NEVER_DETECTED
     models_dir: str | None = None
     device: str = "auto"
     compute_type: str | None = None  # default: int8 on CPU, float16 on CUDA
@@ -106,6 +109,7 @@ class SpeechOptions:
             f"{self.backend}:{self.model}:ml={self.multilingual_model or ''}:"
             f"{self.compute_type or 'auto'}:b{self.beam_size}:"
             f"lang={self.language or 'auto'}:only={','.join(self.languages)}:"
+            f"never={','.join(self.never_detected)}:"
             f"vad={self.vad.mode}:chunk={self.chunk_s:g}:"
             f"overlap={self.overlap_s:g}:"
             f"af={self.audio_filter or ''}"
@@ -267,7 +271,12 @@ def transcribe_audio(
     decoded: list[tuple[Segment, SpeechBackend]] = []
     skipped: list[Untranscribed] = []
     for run in detect_runs(
-        detector, audio, regions, language=options.language, per_region=options.per_region_language
+        detector,
+        audio,
+        regions,
+        language=options.language,
+        per_region=options.per_region_language,
+        exclude=frozenset(options.never_detected),
     ):
         model = router.for_language(run.language or options.language)
         if model is None:
@@ -338,7 +347,9 @@ def check_segment(
     if not model.is_multilingual and seg.avg_logprob >= UNSURE_LOGPROB:
         return [seg], []
     start, end = max(0.0, seg.start - 0.2), seg.end + 0.2
-    language, probability = detector.detect_language(sample(audio, start, end))
+    language, probability = detector.detect_language(
+        sample(audio, start, end), frozenset(options.never_detected)
+    )
     if language == seg.language or probability < MIN_PROBABILITY:
         return [seg], []
     target = router.for_language(language)

@@ -133,3 +133,28 @@ def test_an_english_only_model_without_a_multilingual_one_refuses_to_guess() -> 
     options = SpeechOptions(device="cpu", multilingual_model=None)
     with pytest.raises(AnalysisError, match="multilingual"):
         transcribe_media(_clip("fleurs-es-000.ogg"), options)
+
+
+def test_flat_english_heard_as_latin_is_transcribed_as_english(
+    tmp_path: Path, models_dir: Path
+) -> None:
+    """Slow, spaced espeak-ng English that Whisper base names Latin (0.94 here): with the
+    default exclusion it is English, transcribed by tiny.en, so the English-only signals
+    (strong language) can read it."""
+    from tests.analyzers.speech_media import ffmpeg, run
+
+    raw = tmp_path / "raw.wav"
+    text = "The class from Scunthorpe went to assess the cocktail bar."
+    run("espeak-ng", "-v", "en-us", "-s", "120", "-g", "10", "-w", str(raw), text)
+    clip = tmp_path / "flat.wav"
+    ffmpeg(
+        "-i", str(raw), "-af", "aresample=16000,adelay=1000,apad=pad_dur=1", "-ac", "1", str(clip)
+    )
+    base = load_multilingual(SpeechOptions(models_dir=str(models_dir), device="cpu"))
+    from analyzers.audio import load_audio
+
+    audio = load_audio(clip)
+    assert base.detect_language(audio)[0] == "la"  # the failure being guarded against
+    transcript = transcribe_media(clip, SpeechOptions(models_dir=str(models_dir), device="cpu"))
+    assert transcript.language == "en"
+    assert {"class", "assess", "cocktail"} <= set(words(transcript.text)), transcript.text

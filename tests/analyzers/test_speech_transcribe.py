@@ -11,7 +11,7 @@ import pytest
 
 from analyzers.audio import load_audio
 from analyzers.probe import probe
-from analyzers.speech.base import DecodeOptions, Segment, Word
+from analyzers.speech.base import DecodeOptions, Segment, Word, most_likely
 from analyzers.speech.faster_whisper_backend import FasterWhisperBackend
 from analyzers.speech.language import detect_runs
 from analyzers.speech.transcribe import (
@@ -148,7 +148,9 @@ class _FakeMultilingual:
     name, model_name, is_multilingual = "fake", "fake", True
     languages = frozenset({"en", "fr"})
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+    def detect_language(
+        self, audio: np.ndarray, exclude: frozenset[str] = frozenset()
+    ) -> tuple[str, float]:
         return ("fr", 0.9) if np.abs(audio).max() > 0.2 else ("en", 0.9)
 
     def transcribe(self, audio: np.ndarray, options: DecodeOptions) -> list:
@@ -173,7 +175,9 @@ class _FakeSwitching:
     name, model_name, is_multilingual = "fake", "fake", True
     languages = frozenset({"en", "fr"})
 
-    def detect_language(self, audio: np.ndarray) -> tuple[str, float]:
+    def detect_language(
+        self, audio: np.ndarray, exclude: frozenset[str] = frozenset()
+    ) -> tuple[str, float]:
         # The French half is louder (the test's stand-in for sounding French).
         return ("fr", 0.9) if np.abs(audio).mean() > 0.15 else ("en", 0.9)
 
@@ -222,3 +226,13 @@ def test_language_is_checked_per_segment_and_redecoded() -> None:
     segs = transcribe_audio(audio, opts, _FakeSwitching(), offset=100.0)
     assert [(s.language, s.text) for s in segs] == [("en", "Good morning"), ("fr", "Bonjour Marie")]
     assert segs[1].start == pytest.approx(100.0 + 2.8 + 0.2)  # re-decoded from 0.2 s before
+
+
+def test_excluded_languages_are_never_detected() -> None:
+    """Whisper's detector names Latin for flat English; ruled out, English wins with its
+    probability renormalised over the languages left."""
+    ranked = [("la", 0.47), ("en", 0.42), ("nn", 0.06), ("sa", 0.03), ("ru", 0.02)]
+    assert most_likely(ranked) == ("la", 0.47)
+    lang, prob = most_likely(ranked, frozenset({"la", "sa"}))
+    assert lang == "en" and prob == pytest.approx(0.42 / 0.50)
+    assert "never=la,sa" in SpeechOptions().version()

@@ -36,15 +36,18 @@ from workers.settings import Settings
 from workers.stages.base import Stage, StageContext, chunked_run
 
 
+def _codes(text: str | None) -> tuple[str, ...]:
+    return tuple(code.strip() for code in (text or "").split(",") if code.strip())
+
+
 def speech_options(settings: Settings) -> SpeechOptions:
     device = settings.device
     return SpeechOptions(
         backend=settings.speech_backend,
         model=settings.speech_model,
         multilingual_model=settings.speech_multilingual_model or None,
-        languages=tuple(
-            code.strip() for code in (settings.speech_languages or "").split(",") if code.strip()
-        ),
+        languages=_codes(settings.speech_languages),
+        never_detected=_codes(settings.speech_never_detected),
         models_dir=str(settings.effective_speech_models_dir),
         device=device,
         compute_type=settings.speech_compute_type,
