@@ -8,6 +8,10 @@ walk found fewer than k allowed titles. So k eligible titles always give k resul
 
 Updates are incremental: a title's facts are rewritten in place; a changed vector takes a
 new slot (HNSW graphs cannot replace a point) and the old slot is marked dead.
+
+Exact scoring reads the float32 matrix once (one BLAS matrix-vector product, then the mask)
+unless few rows pass: gathering the allowed rows first costs about three passes over them
+(read, write, read), so it only pays below ``GATHER_BELOW`` of the rows (bench-api).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import numpy as np
 
 UNRATED = 255  # the age of a title with no trustworthy rating: above every ceiling
+GATHER_BELOW = 0.15  # score only the allowed rows when fewer than this share pass
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ def rating_fact(
     return RatingFact(sys_.id, r.id, r.order, age, trusted)
 
 
-@dataclass
+@dataclass(slots=True)  # one per title: slots keep a million of them small
 class TitleFacts:
     title_id: int
     name: str = ""
@@ -144,7 +149,8 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 
 class SpaceIndex:
     """Vectors of one space in slots; exact (NumPy) until ``hnsw_min_size`` live vectors,
-    then a faiss HNSW graph over fp16 codes (half the memory of float32, same ranking)."""
+    then a faiss HNSW graph over fp16 codes (half the memory of float32, same ranking: 1M x
+    512 is 1.0 GB of codes plus the graph, where float32 alone would be 2.05 GB)."""
 
     def __init__(
         self,
@@ -175,9 +181,6 @@ class SpaceIndex:
         self.add_many(np.array([row], dtype=np.int32), np.asarray(vector)[None, :])
 
     def add_many(self, rows: np.ndarray, vectors: np.ndarray) -> None:
-        v = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        norms = np.linalg.norm(v, axis=1, keepdims=True)
-        v = v / np.where(norms == 0, 1.0, norms)
         rows = np.asarray(rows, dtype=np.int32)
         start, end = self.n, self.n + len(rows)
         self.row_slot = _grow(self.row_slot, int(rows.max(initial=-1)) + 1, -1)
@@ -189,11 +192,13 @@ class SpaceIndex:
         self.slot_live[start:end] = True
         self.row_slot[rows] = np.arange(start, end, dtype=np.int32)
         if self.hnsw is not None:
-            self.hnsw.add(v)
-        else:
+            v = np.array(vectors, dtype=np.float32).reshape(-1, self.dim)
+            self.hnsw.add(_unit_rows(v))
+        else:  # written and normalised in place: no second copy of a large batch
             assert self.vecs is not None
             self.vecs = _grow(self.vecs, end, 0.0)
-            self.vecs[start:end] = v
+            self.vecs[start:end] = np.asarray(vectors).reshape(-1, self.dim)
+            _unit_rows(self.vecs[start:end])
         self.n = end
         if self.hnsw is None and self.live >= self.hnsw_min_size:
             self._build_hnsw()
@@ -253,15 +258,24 @@ class SpaceIndex:
         slots = np.full(len(rows), -1, dtype=np.int64)
         slots[inside] = self.row_slot[rows[inside]]
         have = slots >= 0
-        out[have] = self.vecs[slots[have]] @ q
+        if have.sum() < GATHER_BELOW * self.n:
+            out[have] = self.vecs[slots[have]] @ q
+        else:  # most rows wanted: one pass over the matrix beats a gather
+            out[have] = (self.vecs[: self.n] @ q)[slots[have]]
         return out
 
     def memory_bytes(self) -> int:
+        """Bytes held for this space: the vectors (float32, or the graph's fp16 codes and
+        its links) and the slot arrays."""
         arrays = self.slot_row.nbytes + self.slot_live.nbytes + self.row_slot.nbytes
         if self.hnsw is not None:
             import faiss
 
-            return arrays + int(faiss.serialize_index(self.hnsw).nbytes)
+            graph = self.hnsw.hnsw
+            links = graph.neighbors.size() * 4 + graph.levels.size() * 4
+            links += graph.offsets.size() * 8 + graph.assign_probas.size() * 8
+            codes = faiss.downcast_index(self.hnsw.storage).codes.size()
+            return arrays + int(links + codes)
         assert self.vecs is not None
         return arrays + self.vecs.nbytes
 
@@ -284,31 +298,49 @@ class SpaceIndex:
         return self.slot_row[slots].astype(np.int64), scores
 
     def _exact(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.hnsw is not None:  # a flat scan of the graph's codes, allowed slots only
+            import faiss
+
+            sel, _bitmap = _selector(allowed)
+            k = min(k, int(allowed.sum()))
+            storage = faiss.downcast_index(self.hnsw.storage)
+            dist, ids = storage.search(q[None, :], k, params=faiss.SearchParameters(sel=sel))
+            keep = ids[0] >= 0
+            return ids[0][keep], dist[0][keep]
+        assert self.vecs is not None
         idx = np.flatnonzero(allowed)
-        if self.hnsw is not None:
-            vecs = self.hnsw.storage.reconstruct_batch(idx)
-        else:
-            assert self.vecs is not None
-            vecs = self.vecs[idx] if len(idx) < self.n // 2 else None
-        if vecs is None:  # most rows pass: one matmul, then mask
-            assert self.vecs is not None
+        if len(idx) >= GATHER_BELOW * self.n:  # most rows pass: one matmul, then mask
             scores = self.vecs[: self.n] @ q
             scores[~allowed] = -np.inf
             top = _top(scores, min(k, len(idx)))
             return top, scores[top]
-        scores = vecs @ q
+        scores = self.vecs[idx] @ q
         top = _top(scores, k)
         return idx[top], scores[top]
 
     def _graph(self, q: np.ndarray, k: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import faiss
 
-        bitmap = np.packbits(allowed, bitorder="little")
-        sel = faiss.IDSelectorBitmap(self.n, faiss.swig_ptr(bitmap))
+        sel, _bitmap = _selector(allowed)  # the bitmap must outlive the search
         params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, k))
         dist, ids = self.hnsw.search(q[None, :], k, params=params)
         keep = ids[0] >= 0
         return ids[0][keep], dist[0][keep]
+
+
+def _unit_rows(v: np.ndarray) -> np.ndarray:
+    """L2-normalise the rows of ``v`` in place (zero rows stay zero)."""
+    norms = np.linalg.norm(v, axis=1, keepdims=True)
+    v /= np.where(norms == 0, 1.0, norms)
+    return v
+
+
+def _selector(allowed: np.ndarray) -> tuple[Any, np.ndarray]:
+    """A faiss selector over the allowed slots, and the bitmap it points into."""
+    import faiss
+
+    bitmap = np.packbits(allowed, bitorder="little")
+    return faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap)), bitmap
 
 
 class Catalog:
@@ -323,11 +355,19 @@ class Catalog:
         hnsw_min_size: int = 50_000,
         narrow: float = 0.02,
         ef_search: int = 128,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
     ) -> None:
         self.systems = tuple(systems)
         self.labels = tuple(labels)
         self.label_col = {label: i for i, label in enumerate(self.labels)}
-        self.space_opts = {"hnsw_min_size": hnsw_min_size, "narrow": narrow, "ef_search": ef_search}
+        self.space_opts = {
+            "hnsw_min_size": hnsw_min_size,
+            "narrow": narrow,
+            "ef_search": ef_search,
+            "hnsw_m": hnsw_m,
+            "ef_construction": ef_construction,
+        }
         self.lock = threading.RLock()
         self.n = 0
         self.ids = np.zeros(0, dtype=np.int64)
@@ -392,13 +432,18 @@ class Catalog:
             for f in facts:
                 self.upsert(f)
             if vectors is not None:
-                rows = np.array([self.row_of[f.title_id] for f in facts], dtype=np.int32)
-                self.space(space, vectors.shape[1]).add_many(rows, vectors)
+                self.set_matrix(space, [f.title_id for f in facts], vectors)
 
     def set_vectors(self, space: str, items: Iterable[tuple[int, np.ndarray]]) -> None:
         with self.lock:
             for title_id, vec in items:
                 self.space(space, len(vec)).add(self._row(title_id), vec)
+
+    def set_matrix(self, space: str, title_ids: Sequence[int], matrix: np.ndarray) -> None:
+        """Many titles' vectors in one add (start-up): one normalisation, one graph build."""
+        with self.lock:
+            rows = np.array([self._row(int(t)) for t in title_ids], dtype=np.int32)
+            self.space(space, matrix.shape[1]).add_many(rows, matrix)
 
     def remove(self, title_id: int) -> None:
         with self.lock:

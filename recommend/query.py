@@ -10,6 +10,7 @@ label's name and description) becomes that label, the rest is free text for the 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -110,6 +111,7 @@ def duration_limit(text: str) -> tuple[float | None, str | None, str]:
 
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+CACHE_MAX = 20_000  # texts whose vectors a matcher keeps (queries repeat their words)
 
 
 class MoodMatcher:
@@ -125,11 +127,24 @@ class MoodMatcher:
         self.name_vecs = embed(names)
         self.desc_vecs = embed(descs)
         self.threshold = threshold
+        self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """``embed(texts)``, each distinct text encoded once per process: a query's words
+        recur across queries, and one encoder call costs milliseconds on a CPU."""
+        with self._lock:  # one encoder call at a time; the cache is shared by threads
+            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            if missing:
+                if len(self._cache) + len(missing) > CACHE_MAX:
+                    self._cache.clear()
+                self._cache.update(zip(missing, self.embed(missing), strict=True))
+            return np.stack([self._cache[t] for t in texts])
 
     def match(self, words: Sequence[str]) -> list[MoodMatch | None]:
         if not words:
             return []
-        vecs = self.embed([w.replace("-", " ") for w in words])
+        vecs = self.vectors([w.replace("-", " ") for w in words])
         # the name carries most of the meaning; the description breaks near-ties
         sims = 0.7 * (vecs @ self.name_vecs.T) + 0.3 * (vecs @ self.desc_vecs.T)
         out: list[MoodMatch | None] = []

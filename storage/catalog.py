@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from storage.models import ApiToken, OutboxEvent, Title, utcnow
+from storage.models import ApiToken, OutboxEvent, Shot, Title, TitleProfile, utcnow
 
 TOKEN_PREFIX = "cs_"
 SCOPES = ("read", "export")
@@ -55,6 +56,74 @@ def iter_titles(
         yield from page
         after = (page[-1].updated_at, page[-1].id)
         session.expunge_all()  # drop the page's objects before the next
+
+
+@dataclass
+class IndexRow:
+    """What the recommender's index keeps of one title."""
+
+    title_id: int
+    name: str
+    duration_s: float | None
+    created_at: datetime
+    ratings: list[Any]  # review.FinalRating
+    tags: list[Any]  # review.FinalTag, without evidence
+    artwork: list[Any]
+    shots: int
+    mean_luma: float | None  # over the shots that carry one
+
+
+def iter_index_rows(
+    session: Session, *, title_ids: Sequence[int] | None = None, batch: int = 500
+) -> Iterator[IndexRow]:
+    """Every title (or ``title_ids``) with its final ratings and tags, artwork and shot
+    statistics: a handful of queries per ``batch`` titles, never one per title, so a 100k
+    catalogue loads in seconds. Only the columns the index reads are fetched."""
+    from storage import review
+
+    after = 0
+    wanted = sorted(set(title_ids)) if title_ids is not None else None
+    while True:
+        q = select(Title.id, Title.name, Title.duration_s, Title.created_at)
+        if wanted is not None:
+            chunk, wanted = wanted[:batch], wanted[batch:]
+            if not chunk:
+                return
+            q = q.where(Title.id.in_(chunk))
+        else:
+            q = q.where(Title.id > after)
+        titles = session.execute(q.order_by(Title.id).limit(batch)).all()
+        if not titles:
+            if wanted is None:
+                return
+            continue  # none of this chunk exists; the next may
+        ids = [t.id for t in titles]
+        ratings = review.final_ratings_of(session, ids)
+        tags = review.final_tags_of(session, ids, with_evidence=False)
+        artwork = dict(
+            session.execute(
+                select(TitleProfile.title_id, TitleProfile.artwork).where(
+                    TitleProfile.title_id.in_(ids)
+                )
+            ).all()
+        )
+        luma = Shot.features["luma_mean"].as_float()
+        stats = {
+            tid: (count, mean)
+            for tid, count, mean in session.execute(
+                select(Shot.title_id, func.count(Shot.id), func.avg(luma))
+                .where(Shot.title_id.in_(ids))
+                .group_by(Shot.title_id)
+            )
+        }
+        for t in titles:
+            count, mean = stats.get(t.id, (0, None))
+            yield IndexRow(
+                t.id, t.name, t.duration_s, t.created_at, ratings[t.id], tags[t.id],
+                list(artwork.get(t.id) or []), int(count), None if mean is None else float(mean),
+            )  # fmt: skip
+        after = ids[-1]
+        session.expunge_all()
 
 
 def touch_title(session: Session, title_id: int) -> None:

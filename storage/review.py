@@ -10,12 +10,13 @@ decision, the decision stands and the disagreement is reported beside it.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from storage.models import (
     RatingDecision,
@@ -27,6 +28,7 @@ from storage.models import (
     TitleStatus,
     utcnow,
 )
+from storage.queue import refresh_review_risk
 from storage.repository import audit, emit_event
 
 TAG_ACTIONS = ("approve", "reject", "edit", "add")
@@ -142,6 +144,7 @@ def save_rating_suggestions(
         for s in suggestions
     )
     session.flush()
+    refresh_review_risk(session, [title_id])
     return len(suggestions)
 
 
@@ -331,6 +334,7 @@ def record_final_rating(
     decision.decided_by_name = actor.name
     decision.decided_at = utcnow()
     session.flush()
+    refresh_review_risk(session, [title_id])
     audit(
         session,
         actor=actor.name,
@@ -392,20 +396,44 @@ def final_tags(
     """Decisions over proposals: an approved, edited or added label is the editor's; a
     rejected one is dropped (or kept with ``review_state='rejected'``); the rest are the
     model's, pending review."""
-    proposals = {(p.facet, p.label): p for p in proposals_of(session, title_id)}
-    decisions = {(d.facet, d.label): d for d in tag_decisions_of(session, title_id)}
-    out: list[FinalTag] = []
-    for key in sorted(set(proposals) | set(decisions)):
-        p, d = proposals.get(key), decisions.get(key)
-        tag = _merge(key, p, d)
-        if tag.review_state == "rejected" and not include_rejected:
-            continue
-        out.append(tag)
-    out.sort(key=lambda t: (t.facet, -(t.score or 0.0), t.label))
-    return out
+    return final_tags_of(session, [title_id], include_rejected=include_rejected)[title_id]
 
 
-def _merge(key: tuple[str, str], p: TagProposal | None, d: TagDecision | None) -> FinalTag:
+def final_tags_of(
+    session: Session,
+    title_ids: Sequence[int],
+    *,
+    include_rejected: bool = False,
+    with_evidence: bool = True,
+) -> dict[int, list[FinalTag]]:
+    """:func:`final_tags` of many titles in two queries (the recommender index loads a
+    catalogue this way); ``with_evidence=False`` leaves the evidence unread and empty."""
+    q = select(TagProposal).where(TagProposal.title_id.in_(title_ids))
+    if not with_evidence:
+        q = q.options(defer(TagProposal.evidence))
+    proposals: dict[int, dict[tuple[str, str], TagProposal]] = defaultdict(dict)
+    for p in session.scalars(q):
+        proposals[p.title_id][(p.facet, p.label)] = p
+    decisions: dict[int, dict[tuple[str, str], TagDecision]] = defaultdict(dict)
+    for d in session.scalars(select(TagDecision).where(TagDecision.title_id.in_(title_ids))):
+        decisions[d.title_id][(d.facet, d.label)] = d
+    result: dict[int, list[FinalTag]] = {}
+    for tid in title_ids:
+        ps, ds = proposals.get(tid, {}), decisions.get(tid, {})
+        out: list[FinalTag] = []
+        for key in sorted(set(ps) | set(ds)):
+            tag = _merge(key, ps.get(key), ds.get(key), evidence=with_evidence)
+            if tag.review_state == "rejected" and not include_rejected:
+                continue
+            out.append(tag)
+        out.sort(key=lambda t: (t.facet, -(t.score or 0.0), t.label))
+        result[tid] = out
+    return result
+
+
+def _merge(
+    key: tuple[str, str], p: TagProposal | None, d: TagDecision | None, *, evidence: bool = True
+) -> FinalTag:
     facet, label = key
     tag = FinalTag(
         facet=facet,
@@ -414,7 +442,7 @@ def _merge(key: tuple[str, str], p: TagProposal | None, d: TagDecision | None) -
         source="model",
         review_state="pending",
         severity=p.severity if p else None,
-        evidence=list(p.evidence or []) if p else [],
+        evidence=list(p.evidence or []) if p and evidence else [],
         taxonomy_version=p.taxonomy_version if p else None,
         model_score=p.score if p else None,
     )
@@ -445,8 +473,26 @@ def _merge(key: tuple[str, str], p: TagProposal | None, d: TagDecision | None) -
 def final_ratings(session: Session, title_id: int) -> list[FinalRating]:
     """Per rating system: the editor's final rating when there is one (it always wins),
     else the model's suggestion with its ``needs_review``."""
-    suggestions = {s.system: s for s in suggestions_of(session, title_id)}
-    decisions = {d.system: d for d in rating_decisions_of(session, title_id)}
+    return final_ratings_of(session, [title_id])[title_id]
+
+
+def final_ratings_of(session: Session, title_ids: Sequence[int]) -> dict[int, list[FinalRating]]:
+    """:func:`final_ratings` of many titles in two queries."""
+    suggestions: dict[int, dict[str, RatingSuggestion]] = defaultdict(dict)
+    q = select(RatingSuggestion).where(RatingSuggestion.title_id.in_(title_ids))
+    for s in session.scalars(q):
+        suggestions[s.title_id][s.system] = s
+    decisions: dict[int, dict[str, RatingDecision]] = defaultdict(dict)
+    for d in session.scalars(select(RatingDecision).where(RatingDecision.title_id.in_(title_ids))):
+        decisions[d.title_id][d.system] = d
+    return {
+        tid: _final_ratings(suggestions.get(tid, {}), decisions.get(tid, {})) for tid in title_ids
+    }
+
+
+def _final_ratings(
+    suggestions: dict[str, RatingSuggestion], decisions: dict[str, RatingDecision]
+) -> list[FinalRating]:
     out: list[FinalRating] = []
     for system in sorted(set(suggestions) | set(decisions)):
         s, d = suggestions.get(system), decisions.get(system)

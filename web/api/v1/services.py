@@ -3,7 +3,13 @@ database at first use, then followed through the outbox change feed), ceilings, 
 titles, recommendations, search, pages and export.
 
 Each API process holds its own index and follows the same committed change feed, so every
-process converges on the same state within one poll interval.
+process converges on the same state within one poll interval (``COLDSTART_API_POLL_S``,
+0.25 s by default: bench-api measures a new title in ``similar`` and ``search`` results of
+both uvicorn workers well within 1 s of its commit).
+
+Index settings from the environment: ``COLDSTART_HNSW_MIN_SIZE`` (vectors of a space before
+it moves to the HNSW graph), ``COLDSTART_HNSW_M``, ``COLDSTART_HNSW_EF_CONSTRUCTION``,
+``COLDSTART_HNSW_EF_SEARCH``.
 """
 
 from __future__ import annotations
@@ -12,11 +18,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from fastapi import HTTPException, status
 
 import taxonomy
@@ -25,10 +30,10 @@ from recommend.index import Catalog, Ceiling, Filter, TitleFacts, rating_fact
 from recommend.query import MoodMatcher, parse
 from storage import catalog as cat_store
 from storage import repository as repo
-from storage import review, vectors
+from storage import vectors
 from storage.db import session_scope
 from storage.documents import title_document, title_summary
-from storage.models import SpaceStatus, Title
+from storage.models import SpaceStatus
 from web.api.v1.schemas import CeilingIn, RatingOut, TitleHit
 from workers.settings import Settings
 
@@ -38,45 +43,45 @@ SPACE_PREFERENCE = ("fused", "profile", "text", "visual", "style")
 TEXT_SPACE = "text"
 
 
-def style_words(shots: Sequence[Any], duration_s: float | None) -> tuple[str, ...]:
+def env_number(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+def style_words(shots: int, mean_luma: float | None, duration_s: float | None) -> tuple[str, ...]:
     """Plain words for a title's look and pace from its shots' stored features."""
     words: list[str] = []
-    luma = [s.features.get("luma_mean") for s in shots if (s.features or {}).get("luma_mean")]
-    if luma:
-        mean = float(np.mean(luma))
-        words += ["dark look"] if mean < 0.3 else ["bright look"] if mean > 0.6 else []
+    if mean_luma is not None:
+        words += ["dark look"] if mean_luma < 0.3 else ["bright look"] if mean_luma > 0.6 else []
     if shots and duration_s:
-        cuts_per_min = len(shots) / (duration_s / 60.0)
+        cuts_per_min = shots / (duration_s / 60.0)
         words += ["slow pace"] if cuts_per_min < 8 else ["fast pace"] if cuts_per_min > 25 else []
     return tuple(words)
 
 
-def facts_for(session: Any, title: Title, tax: Any) -> TitleFacts:
-    tid = title.id
+def facts_for(row: cat_store.IndexRow, tax: Any) -> TitleFacts:
     ratings = [
         rating_fact(
             tax, r.system, r.rating, trusted=r.is_final or not r.needs_review, min_age=r.min_age
         )
-        for r in review.final_ratings(session, tid)
+        for r in row.ratings
     ]
     labels = {
         t.label: (t.score if t.score is not None else 1.0)
-        for t in review.final_tags(session, tid)
+        for t in row.tags
         if t.facet in ("mood", "tone")
     }
-    profile = review.profile_of(session, tid)
-    created = title.created_at
+    created = row.created_at
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
     return TitleFacts(
-        title_id=tid,
-        name=title.name,
+        title_id=row.title_id,
+        name=row.name,
         ratings=tuple(r for r in ratings if r is not None),
-        duration_s=title.duration_s,
+        duration_s=row.duration_s,
         released_at=created.timestamp(),
         labels=labels,
-        style=style_words(repo.shots_of(session, tid), title.duration_s),
-        artwork=list(profile.artwork) if profile else [],
+        style=style_words(row.shots, row.mean_luma, row.duration_s),
+        artwork=row.artwork,
     )
 
 
@@ -89,13 +94,14 @@ class Recommender:
         catalog: Catalog | None = None,
         *,
         follow: bool = True,
-        poll_s: float = 0.2,
+        poll_s: float | None = None,
         matcher: MoodMatcher | None = None,
     ) -> None:
         self.settings = settings
         self.tax = taxonomy.load()
         self.catalog = catalog
-        self.follow, self.poll_s = follow, poll_s
+        self.follow = follow
+        self.poll_s = poll_s if poll_s is not None else env_number("COLDSTART_API_POLL_S", 0.25)
         self.last_event = 0
         self._matcher = matcher
         self._encoder: Any = None
@@ -111,8 +117,14 @@ class Recommender:
 
     def new_catalog(self) -> Catalog:
         labels = [lab.id for f in ("mood", "tone") for lab in self.tax.labels(f)]
-        size = int(os.environ.get("COLDSTART_HNSW_MIN_SIZE", "50000"))
-        return Catalog([s.id for s in self.tax.rating_systems], labels, hnsw_min_size=size)
+        return Catalog(
+            [s.id for s in self.tax.rating_systems],
+            labels,
+            hnsw_min_size=int(env_number("COLDSTART_HNSW_MIN_SIZE", 50_000)),
+            hnsw_m=int(env_number("COLDSTART_HNSW_M", 32)),
+            ef_construction=int(env_number("COLDSTART_HNSW_EF_CONSTRUCTION", 80)),
+            ef_search=int(env_number("COLDSTART_HNSW_EF_SEARCH", 128)),
+        )
 
     def ready(self) -> Catalog:
         with self._lock:
@@ -127,12 +139,12 @@ class Recommender:
         cat = self.new_catalog()
         with session_scope(self.url) as session:
             self.last_event = cat_store.last_event_id(session)
-            for title in cat_store.iter_titles(session):
-                cat.upsert(facts_for(session, title, self.tax))
+            for row in cat_store.iter_index_rows(session):
+                cat.upsert(facts_for(row, self.tax))
             for space in vectors.list_spaces(session):
                 if space.status == SpaceStatus.ACTIVE:
                     ids, matrix = vectors.load_title_matrix(session, space)
-                    cat.set_vectors(space.name, zip(ids.tolist(), matrix, strict=True))
+                    cat.set_matrix(space.name, ids.tolist(), matrix)
                     cat.space_versions[space.name] = space.version
         return cat
 
@@ -142,8 +154,8 @@ class Recommender:
         if cat is None:
             return
         with session_scope(self.url) as session:
-            title = repo.get_title(session, title_id)
-            if title is None:
+            row = next(cat_store.iter_index_rows(session, title_ids=[title_id]), None)
+            if row is None:
                 cat.remove(title_id)
                 return
             found = {}
@@ -152,7 +164,7 @@ class Recommender:
                     got = vectors.title_vector(session, title_id, space)
                     if got is not None:
                         found[space.name] = got[0]
-            cat.upsert(facts_for(session, title, self.tax), found)
+            cat.upsert(facts_for(row, self.tax), found)
 
     def apply_events(self) -> int:
         """Apply committed change events after the last one seen; the number applied."""
@@ -275,10 +287,9 @@ class Recommender:
         flt = Filter(ceiling=got.ceiling, max_duration_s=got.max_duration_s)
         weights = {m.label: m.score for m in got.moods}
         qvec = None
-        encoder = getattr(matcher, "embed", None)
         text = cat.spaces.get(TEXT_SPACE)
-        if got.free_text and encoder is not None and text is not None:
-            vec = encoder([got.free_text])[0]
+        if got.free_text and matcher is not None and text is not None:
+            vec = matcher.vectors([got.free_text])[0]
             qvec = vec if len(vec) == text.dim else None
         scored = cat.score_rows(k, flt, label_weights=weights, space=TEXT_SPACE, query=qvec)
         return got, [self.hit(cat, i, s) for i, s in scored]
