@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,11 @@ def _bundled_id() -> str:
 
 
 class SentenceEncoder:
-    """A sentence-transformers model from a local directory; vectors are L2-normalised."""
+    """A sentence-transformers model from a local directory; vectors are L2-normalised.
+
+    A BERT checkpoint with mean pooling (MiniLM) runs in numpy (``analyzers.encoders.bert``,
+    the same vectors to float precision) unless a device other than the CPU is asked for;
+    any other model goes through sentence-transformers."""
 
     def __init__(
         self, model: str | Path | None = None, device: str | None = None, batch_size: int = 32
@@ -42,27 +47,39 @@ class SentenceEncoder:
         path = Path(model) if model else minilm_path()
         if not path.exists():
             raise EncoderUnavailable(f"text model path {path} does not exist")
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as err:
-            raise EncoderUnavailable(f"sentence-transformers not importable: {err}") from err
-        from analyzers.encoders.clip import resolve_device
+        from analyzers.encoders import bert
 
-        self.model = SentenceTransformer(
-            str(path), device=resolve_device(device), local_files_only=True
-        )
-        dim = getattr(self.model, "get_embedding_dimension", None)
-        self.dim = int((dim or self.model.get_sentence_embedding_dimension)())
+        self.model: Any
+        if device in (None, "auto", "cpu") and bert.supported(path):
+            self.model, self.backend = bert.NumpyBert(path), "numpy"
+            self.dim = self.model.dim
+        else:
+            self.model, self.backend = _sentence_transformer(path, device), "sentence-transformers"
+            dim = getattr(self.model, "get_embedding_dimension", None)
+            self.dim = int((dim or self.model.get_sentence_embedding_dimension)())
         # Cache keys name the weights: the bundled package's version, or the directory.
         self.model_id = _bundled_id() if model is None else str(path.resolve())
         self.batch_size = batch_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        vecs = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        if self.backend == "numpy":
+            vecs = self.model.encode(list(texts), batch_size=self.batch_size)
+        else:
+            vecs = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return normalise(vecs).reshape(len(texts), self.dim)
+
+
+def _sentence_transformer(path: Path, device: str | None) -> Any:
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:
+        raise EncoderUnavailable(f"sentence-transformers not importable: {err}") from err
+    from analyzers.encoders.clip import resolve_device
+
+    return SentenceTransformer(str(path), device=resolve_device(device), local_files_only=True)
