@@ -264,6 +264,10 @@ def record_decision(
     )
     if action != "add" and proposal is None and _decision(session, title_id, facet, label) is None:
         raise LookupError(f"title {title_id} has no {facet} tag {label!r} to {action}")
+    if action in ("approve", "edit") and not severity and proposal is not None:
+        # The approval pins the severity the editor saw: a later run proposing another one
+        # is a disagreement shown beside the decision, not a change applied under it.
+        severity = proposal.severity
     decision = _decision(session, title_id, facet, label)
     before = _decision_dict(decision)
     if decision is None:

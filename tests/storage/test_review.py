@@ -116,6 +116,19 @@ def test_decisions_survive_reanalysis_and_show_over_new_proposals(db_url: str) -
         assert topics.count("title.reviewed") == 3 and topics.count("title.rated") == 1
 
 
+def test_an_approval_pins_the_severity_the_editor_saw(db_url: str) -> None:
+    tid = _title_id(db_url)
+    _analyse(db_url, tid, [_tag("maturity", "strong-language", 0.9, "mild")], [])
+    with session_scope(db_url) as s:
+        review.record_decision(
+            s, tid, facet="maturity", label="strong-language", action="approve", actor=EDITOR
+        )
+    _analyse(db_url, tid, [_tag("maturity", "strong-language", 0.95, "strong")], [])
+    tag = _doc_tags(db_url, tid)[("maturity", "strong-language")]
+    assert (tag["review_state"], tag["severity"]) == ("approved", "mild")
+    assert tag["disagreement"] == "model now suggests strong-language: strong"
+
+
 def test_a_decision_needs_a_label_to_decide_on(db_url: str) -> None:
     tid = _title_id(db_url)
     with session_scope(db_url) as s, pytest.raises(LookupError):
