@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -108,6 +109,14 @@ class Title(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+    # The review queue's risk, derived from the rating suggestions and final ratings and kept
+    # current by storage.queue.refresh_review_risk, so the queue pages through one index
+    # instead of aggregating every title's suggestions per request: a suggested system not
+    # finally rated; the strictest suggested minimum age (-1: none); the least confident
+    # suggestion (2.0: none).
+    review_needed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    review_max_age: Mapped[int] = mapped_column(Integer, default=-1, server_default="-1")
+    review_min_confidence: Mapped[float] = mapped_column(Float, default=2.0, server_default="2.0")
 
     runs: Mapped[list[AnalysisRun]] = relationship(
         back_populates="title", order_by="AnalysisRun.id", cascade="all, delete-orphan"
@@ -115,6 +124,16 @@ class Title(Base):
     sources: Mapped[list[TitleSource]] = relationship(
         back_populates="title", cascade="all, delete-orphan"
     )
+
+
+# The review queue's order: needing review, strictest, least confident, newest.
+Index(
+    "ix_titles_review_risk",
+    Title.review_needed.desc(),
+    Title.review_max_age.desc(),
+    Title.review_min_confidence,
+    Title.id.desc(),
+)
 
 
 class TitleSource(Base):

@@ -4,15 +4,17 @@ title page loads (scenes with their keyframe, transcript sections, speech interv
 A title *needs review* while a rating system has a suggestion and no editor's final rating.
 Risk orders the queue: needing review first, then the strictest suggested rating (highest
 minimum age), then the least confident suggestion (absent or uncertain signals lower it).
+It is kept on each title (:func:`refresh_review_risk`, called by every writer of
+suggestions and final ratings) and indexed, so a page of the queue reads one page of titles.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -59,89 +61,69 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _risk_parts() -> tuple[Any, Any, Any]:
-    sugg = (
-        select(
-            RatingSuggestion.title_id.label("title_id"),
-            func.max(RatingSuggestion.min_age).label("max_age"),
-            func.min(RatingSuggestion.confidence).label("min_conf"),
-            func.count().label("n"),
-        )
-        .group_by(RatingSuggestion.title_id)
-        .subquery()
+RISK_ORDER = (
+    Title.review_needed.desc(),
+    Title.review_max_age.desc(),
+    Title.review_min_confidence.asc(),
+    Title.id.desc(),
+)  # the columns of ix_titles_review_risk, in its order
+
+
+def refresh_review_risk(session: Session, title_ids: Sequence[int] | None = None) -> None:
+    """Recompute the titles' review risk (all titles when ``title_ids`` is None) from their
+    rating suggestions and final ratings. Every writer of either calls it in its own
+    transaction, so the queue's order is never behind the ratings it shows."""
+    ids = None if title_ids is None else list(title_ids)
+    by_title = RatingSuggestion.title_id == Title.id
+    n_suggested = select(func.count()).where(by_title).scalar_subquery()
+    n_final = select(func.count()).where(RatingDecision.title_id == Title.id).scalar_subquery()
+    stmt = update(Title).values(
+        review_needed=n_suggested > n_final,
+        review_max_age=func.coalesce(
+            select(func.max(RatingSuggestion.min_age)).where(by_title).scalar_subquery(), -1
+        ),
+        review_min_confidence=func.coalesce(
+            select(func.min(RatingSuggestion.confidence)).where(by_title).scalar_subquery(), 2.0
+        ),
+        updated_at=Title.updated_at,  # derived data: not a change a feed consumer must see
     )
-    dec = (
-        select(RatingDecision.title_id.label("title_id"), func.count().label("n"))
-        .group_by(RatingDecision.title_id)
-        .subquery()
-    )
-    needs = case((func.coalesce(sugg.c.n, 0) > func.coalesce(dec.c.n, 0), 1), else_=0)
-    return sugg, dec, needs
+    if ids is not None:
+        stmt = stmt.where(Title.id.in_(ids))
+    session.execute(stmt, execution_options={"synchronize_session": False})
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Title) and (ids is None or obj.id in ids):
+            session.expire(obj, ["review_needed", "review_max_age", "review_min_confidence"])
 
 
 def review_queue(
     session: Session, filters: QueueFilters, *, limit: int = 50, offset: int = 0
 ) -> tuple[list[QueueRow], int]:
-    """One page of the queue and the number of titles matching the filters."""
-    sugg, dec, needs = _risk_parts()
-    latest = (
-        select(AnalysisRun.title_id, func.max(AnalysisRun.id).label("run_id"))
-        .group_by(AnalysisRun.title_id)
-        .subquery()
-    )
-    base = (
-        select(Title.id)
-        .outerjoin(sugg, sugg.c.title_id == Title.id)
-        .outerjoin(dec, dec.c.title_id == Title.id)
-    )
-    conditions = _conditions(filters, needs)
-    if conditions:
-        base = base.where(and_(*conditions))
-    total = int(session.scalar(select(func.count()).select_from(base.subquery())) or 0)
-    query = (
-        select(
-            Title,
-            needs.label("needs"),
-            sugg.c.max_age,
-            sugg.c.min_conf,
-            AnalysisRun.status,
-            AnalysisRun.progress,
-            AnalysisRun.current_stage,
-            AnalysisRun.id,
-        )
-        .outerjoin(sugg, sugg.c.title_id == Title.id)
-        .outerjoin(dec, dec.c.title_id == Title.id)
-        .outerjoin(latest, latest.c.title_id == Title.id)
-        .outerjoin(AnalysisRun, AnalysisRun.id == latest.c.run_id)
-        .order_by(
-            needs.desc(),
-            func.coalesce(sugg.c.max_age, -1).desc(),
-            func.coalesce(sugg.c.min_conf, 2.0).asc(),
-            Title.id.desc(),
-        )
-        .limit(limit)
-        .offset(offset)
-    )
-    if conditions:
-        query = query.where(and_(*conditions))
+    """One page of the queue and the number of titles matching the filters. The order is
+    the risk index's; runs and ratings are read for the page's titles only."""
+    conditions = _conditions(filters)
+    total = int(session.scalar(select(func.count()).select_from(Title).where(*conditions)) or 0)
+    titles = session.scalars(
+        select(Title).where(*conditions).order_by(*RISK_ORDER).limit(limit).offset(offset)
+    ).all()
     rows = [
         QueueRow(
             title=t,
-            needs_review=bool(n),
-            max_age=age,
-            min_confidence=conf,
-            run_status=rs,
-            run_progress=rp,
-            run_stage=stage,
-            run_id=rid,
+            needs_review=t.review_needed,
+            max_age=t.review_max_age if t.review_max_age >= 0 else None,
+            min_confidence=t.review_min_confidence if t.review_min_confidence < 2.0 else None,
+            run_status=None,
+            run_progress=None,
+            run_stage=None,
+            run_id=None,
         )
-        for t, n, age, conf, rs, rp, stage, rid in session.execute(query).all()
+        for t in titles
     ]
+    _attach_runs(session, rows)
     _attach_ratings(session, rows)
     return rows, total
 
 
-def _conditions(filters: QueueFilters, needs: Any) -> list[Any]:
+def _conditions(filters: QueueFilters) -> list[Any]:
     out: list[Any] = []
     if filters.status:
         out.append(Title.status == filters.status)
@@ -183,8 +165,31 @@ def _conditions(filters: QueueFilters, needs: Any) -> list[Any]:
             )
         )
     if filters.needs_review is not None:
-        out.append(needs == (1 if filters.needs_review else 0))
+        out.append(Title.review_needed == filters.needs_review)
     return out
+
+
+def _attach_runs(session: Session, rows: list[QueueRow]) -> None:
+    """Each row's latest run (status and live progress)."""
+    by_id = {r.title.id: r for r in rows}
+    if not by_id:
+        return
+    latest = (
+        select(func.max(AnalysisRun.id))
+        .where(AnalysisRun.title_id.in_(by_id))
+        .group_by(AnalysisRun.title_id)
+    )
+    for tid, status, progress, stage, rid in session.execute(
+        select(
+            AnalysisRun.title_id,
+            AnalysisRun.status,
+            AnalysisRun.progress,
+            AnalysisRun.current_stage,
+            AnalysisRun.id,
+        ).where(AnalysisRun.id.in_(latest))
+    ):
+        row = by_id[tid]
+        row.run_status, row.run_progress, row.run_stage, row.run_id = status, progress, stage, rid
 
 
 def _attach_ratings(session: Session, rows: list[QueueRow]) -> None:
@@ -207,17 +212,10 @@ def _attach_ratings(session: Session, rows: list[QueueRow]) -> None:
 
 def next_for_review(session: Session, after_title_id: int) -> int | None:
     """The riskiest other title still needing review: the review loop's "next title"."""
-    sugg, dec, needs = _risk_parts()
     return session.scalar(
         select(Title.id)
-        .outerjoin(sugg, sugg.c.title_id == Title.id)
-        .outerjoin(dec, dec.c.title_id == Title.id)
-        .where(needs == 1, Title.id != after_title_id)
-        .order_by(
-            func.coalesce(sugg.c.max_age, -1).desc(),
-            func.coalesce(sugg.c.min_conf, 2.0).asc(),
-            Title.id.desc(),
-        )
+        .where(Title.review_needed == true(), Title.id != after_title_id)
+        .order_by(*RISK_ORDER)
         .limit(1)
     )
 
@@ -236,22 +234,34 @@ def distinct_values(session: Session) -> dict[str, list[str]]:
 # --- the title page ------------------------------------------------------------------------------
 
 
-def scenes_with_keyframes(session: Session, title_id: int) -> list[tuple[Scene, int | None]]:
-    """Each scene with the shot index of its first shot that has a keyframe (ints only: a
-    film has thousands of keyframes, and the page needs one per scene)."""
-    scenes = session.scalars(
-        select(Scene).where(Scene.title_id == title_id).order_by(Scene.idx)
-    ).all()
-    with_frames = set(
-        session.scalars(select(Keyframe.shot_idx).where(Keyframe.title_id == title_id))
-    )
-    out: list[tuple[Scene, int | None]] = []
-    for scene in scenes:
-        shot = next(
-            (i for i in range(scene.first_shot, scene.last_shot + 1) if i in with_frames), None
+class SceneSpan(NamedTuple):
+    """A scene as the title page draws it, with the shot whose keyframe stands for it."""
+
+    idx: int
+    start_s: float
+    end_s: float
+    keyframe_shot: int | None
+
+
+def scenes_with_keyframes(session: Session, title_id: int) -> list[SceneSpan]:
+    """Each scene with the shot index of its first shot that has a keyframe, in one query
+    of plain rows (a film has hundreds of scenes and thousands of keyframes; the page needs
+    one keyframe per scene, found through the (title_id, shot_idx) index)."""
+    first_frame = (
+        select(func.min(Keyframe.shot_idx))
+        .where(
+            Keyframe.title_id == Scene.title_id,
+            Keyframe.shot_idx >= Scene.first_shot,
+            Keyframe.shot_idx <= Scene.last_shot,
         )
-        out.append((scene, shot))
-    return out
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(Scene.idx, Scene.start_s, Scene.end_s, first_frame)
+        .where(Scene.title_id == title_id)
+        .order_by(Scene.idx)
+    )
+    return [SceneSpan(i, float(a), float(b), k) for i, a, b, k in rows]
 
 
 def shot_count(session: Session, title_id: int) -> int:

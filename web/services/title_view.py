@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from storage import queue, review
 from storage import repository as repo
-from storage.models import AnalysisRun, AuditEntry, Scene, Title
+from storage.models import AnalysisRun, AuditEntry, Title
+from storage.queue import SceneSpan
 from storage.review import FinalRating, FinalTag
 
 FACETS = ("maturity", "mood", "tone")
@@ -42,7 +43,7 @@ class Mark:
 
 @dataclass
 class SceneCard:
-    scene: Scene
+    scene: SceneSpan
     keyframe_shot: int | None
     labels: list[tuple[str, float]]
 
@@ -87,7 +88,7 @@ def build(session: Session, title: Title) -> TitleView:
     scenes = queue.scenes_with_keyframes(session, tid)
     speech = queue.speech_intervals(session, tid)
     duration = float(
-        title.duration_s or max([s.end_s for s, _ in scenes] + [b for _, b in speech] + [1.0])
+        title.duration_s or max([s.end_s for s in scenes] + [b for _, b in speech] + [1.0])
     )
     grouped: dict[str, list[FinalTag]] = {f: [] for f in FACETS}
     for tag in tags:
@@ -190,10 +191,10 @@ def _arc_summary(arc: dict[str, Any], facet: str) -> list[tuple[str, float, floa
     return out
 
 
-def _scene_cards(scenes: list[tuple[Scene, int | None]], arc: dict[str, Any]) -> list[SceneCard]:
+def _scene_cards(scenes: list[SceneSpan], arc: dict[str, Any]) -> list[SceneCard]:
     by_index = {int(s["index"]): i for i, s in enumerate(arc.get("scenes") or []) if "index" in s}
     cards = []
-    for scene, frame in scenes:
+    for scene in scenes:
         pos = by_index.get(scene.idx)
         scored: list[tuple[str, float]] = []
         if pos is not None:
@@ -202,7 +203,7 @@ def _scene_cards(scenes: list[tuple[Scene, int | None]], arc: dict[str, Any]) ->
                     if pos < len(vals) and float(vals[pos]) >= SCENE_LABEL_MIN:
                         scored.append((label, float(vals[pos])))
         scored.sort(key=lambda pair: -pair[1])
-        cards.append(SceneCard(scene, frame, scored[:SCENE_LABELS]))
+        cards.append(SceneCard(scene, scene.keyframe_shot, scored[:SCENE_LABELS]))
     return cards
 
 
