@@ -4,12 +4,15 @@ A generated feature film (3,000 shots, 300 scenes, 1,500 transcript segments wit
 proposals with evidence, a mood arc) among 10,000 titles with rating suggestions. Requests go
 through the whole ASGI app in-process (auth, CSRF-free GETs, templates), timed per request.
 Peers measured in the same run: building the full title document (``coldstart show --json``)
-for the same title, and the plain ``list_titles`` page. Goal: p95 < 300 ms for both pages.
+for the same title, and the plain ``list_titles`` page. Goal: p95 < 300 ms for the title
+page shell and each queue request. The 1-minute load average is recorded before and after
+(the machine is shared: a loaded machine stretches the p95 of every row).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import statistics
@@ -20,16 +23,17 @@ from pathlib import Path
 
 import psycopg
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.provenance import provenance, provenance_md
-from storage import migrate, review, users
+from storage import migrate, queue, review, users
 from storage import repository as repo
 from storage.db import dispose_engines, session_scope
 from storage.documents import title_document
 from storage.models import (
+    AnalysisRun,
     Keyframe,
     RatingSuggestion,
     Scene,
@@ -45,6 +49,8 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).parent / "results"
 N_TITLES, N_SHOTS, N_SCENES, N_SEGMENTS, REPEATS = 10_000, 3_000, 300, 1_500, 40
 GOAL_MS = 300.0
+LOADED = 2.5  # a 1-minute load average above this: other work shares the 2 cores
+LOADED_NOTE = "; LOADED: other work shared the cores and stretched the p95"
 MOODS = ["calm", "tense", "joyful", "melancholic", "eerie", "romantic"]
 
 
@@ -63,6 +69,12 @@ def _populate(db: str) -> int:
              "min_age": rnd.choice([0, 8, 17]), "confidence": rnd.random(),
              "needs_review": True, "drivers": [], "reasons": ["generated"]}
             for t in ids for system in ("mpaa", "bbfc", "tv")
+        ])  # fmt: skip
+        queue.refresh_review_risk(s)  # what save_rating_suggestions does title by title
+        # Every enriched title has its run: the queue shows the latest one's status.
+        s.execute(insert(AnalysisRun), [
+            {"title_id": t, "status": "succeeded", "progress": 1.0, "stages": {},
+             "model_versions": {}, "params": {}, "cost": {}} for t in ids
         ])  # fmt: skip
         film = ids[0]
         duration = 7200.0
@@ -115,6 +127,12 @@ def _populate(db: str) -> int:
         return film
 
 
+def _analyze(db: str) -> None:
+    """Planner statistics for the bulk-loaded tables, as autovacuum would gather them."""
+    with session_scope(db) as s:
+        s.execute(text("ANALYZE"))
+
+
 def _times(fn, n: int = REPEATS) -> list[float]:  # type: ignore[no-untyped-def]
     fn()  # warm-up
     out = []
@@ -139,6 +157,8 @@ def main() -> int:
     try:
         migrate.upgrade(db)
         film = _populate(db)
+        _analyze(db)
+        load_before = os.getloadavg()[0]
         settings = Settings(data_dir=Path("var/bench-admin"), database_url=db)
         client = TestClient(create_app(settings))
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)
@@ -170,6 +190,7 @@ def main() -> int:
             "peer: full title document (show --json)": _stats(_times(document, 10)),
             "peer: plain list_titles page": _stats(_times(plain_list)),
         }
+        load_after = os.getloadavg()[0]
     finally:
         dispose_engines()
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
@@ -177,17 +198,23 @@ def main() -> int:
     goals = [
         {"goal": f"{k} p95 < {GOAL_MS:.0f} ms", "value": rows[k]["p95_ms"], "target": GOAL_MS,
          "met": rows[k]["p95_ms"] < GOAL_MS}
-        for k in ("title page shell", "review queue, page 1", "review queue, search + filter")
+        for k in ("title page shell", "review queue, page 1", "review queue, search + filter",
+                  "review queue, page 150")
     ]  # fmt: skip
+    load = {"before": round(load_before, 2), "after": round(load_after, 2)}
     prov = provenance()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "admin.json").write_text(json.dumps(
-        {"rows": rows, "goals": goals, "sizes": {"titles": N_TITLES, "shots": N_SHOTS,
-         "scenes": N_SCENES, "segments": N_SEGMENTS}, "provenance": prov}, indent=2))  # fmt: skip
+        {"rows": rows, "goals": goals, "load_avg_1min": load,
+         "sizes": {"titles": N_TITLES, "shots": N_SHOTS, "scenes": N_SCENES,
+                   "segments": N_SEGMENTS}, "provenance": prov}, indent=2))  # fmt: skip
     md = ["# bench-admin", "",
           f"PostgreSQL; {N_TITLES} titles in the queue; title of {N_SHOTS} shots, {N_SCENES} "
           f"scenes, {N_SEGMENTS} segments. Server-side time through the ASGI app, {REPEATS} "
           "requests each after a warm-up.", "",
+          f"1-minute load average {load['before']:.2f} before and {load['after']:.2f} after "
+          f"(2 shared cores{LOADED_NOTE if max(load.values()) > LOADED else ''}).",
+          "",
           "| request | p50 ms | p95 ms |", "|---|---|---|"]  # fmt: skip
     md += [f"| {k} | {v['p50_ms']} | {v['p95_ms']} |" for k, v in rows.items()]
     md += ["", "| goal | value | target | met |", "|---|---|---|---|"]
