@@ -145,6 +145,11 @@ def persist_anonymous_csrf(request: Request, response: Response) -> None:
         write_session(request, response, {"csrf": new})
 
 
+def _same(sent: str, expected: str) -> bool:
+    # Bytes: compare_digest refuses non-ASCII str, and a header or a form may carry any.
+    return hmac.compare_digest(sent.encode("utf-8", "surrogatepass"), expected.encode())
+
+
 async def check_csrf(request: Request) -> None:
     """Every unsafe request carries the session's token: HTMX in a header, forms in a field."""
     if request.method in SAFE_METHODS:
@@ -155,7 +160,7 @@ async def check_csrf(request: Request) -> None:
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             sent = (await request.form()).get(CSRF_FIELD)
-    if not expected or not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+    if not expected or not isinstance(sent, str) or not _same(sent, expected):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
 
 

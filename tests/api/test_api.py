@@ -180,9 +180,17 @@ def test_malformed_webhook_records_are_refused_not_crashed(client) -> None:
     h = auth("hook-secret")
     r = client.post("/ingest/s3-events", json={"Records": [1]}, headers=h)
     assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "Records", 0]  # says which record
     r = client.post(
         "/ingest/s3-events",
         json={"Records": [{"eventName": "s3:ObjectRemoved:Delete", "s3": 5}]},
         headers=h,
     )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "Records", 0, "s3"]
+    assert client.post("/ingest/s3-events", json={}, headers=h).status_code == 422
+    removed = {
+        "eventName": "s3:ObjectRemoved:Delete",
+        "s3": {"bucket": {"name": "incoming"}, "object": {"key": "a.mp4"}},
+    }
+    r = client.post("/ingest/s3-events", json={"Records": [removed]}, headers=h)
     assert r.status_code == 202 and r.json()["ignored"] == 1

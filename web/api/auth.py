@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, status
+from fastapi import Depends, HTTPException, Security, status
+from fastapi.security import HTTPAuthorizationCredentials
 
 from storage import catalog
 from storage.db import session_scope
-from web.deps import SettingsDep
+from web.deps import API_BEARER, SettingsDep, bearer_token
 
 _BUCKETS: dict[str, tuple[float, float]] = {}  # token hash -> (tokens left, last refill)
 _LOCK = threading.Lock()
@@ -44,10 +45,12 @@ def _unauthorised(detail: str) -> HTTPException:
 
 
 def require_scope(scope: str) -> Callable[..., str]:
-    def check(settings: SettingsDep, authorization: Annotated[str | None, Header()] = None) -> str:
-        kind, _, token = (authorization or "").partition(" ")
-        token = token.strip()
-        if kind.lower() != "bearer" or not token:
+    def check(
+        settings: SettingsDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(API_BEARER)],
+    ) -> str:
+        token = bearer_token(credentials)
+        if not token:
             raise _unauthorised("missing bearer token")
         with session_scope(settings.effective_database_url) as session:
             found = catalog.token_by_plaintext(session, token)

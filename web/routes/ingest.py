@@ -8,19 +8,50 @@ MinIO's webhook target posts the S3 event-notification JSON: ``Records[].eventNa
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from storage.objects import InvalidObjectKey
 from web.deps import SettingsDep, require_webhook_token
+from web.openapi import errors
 from workers.services import parse_object_uri
 from workers.triggers import announce
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
+
+# 400: a body that is not JSON; 401: a wrong token; 503: no webhook_token configured.
+HOOK_RESPONSES = errors(400, 401, 422, 503)
+
+
+# --- the S3 event-notification body (only the fields read; MinIO sends many more) -------
+
+
+class S3Bucket(BaseModel):
+    name: str = Field(max_length=255)
+
+
+class S3Object(BaseModel):
+    key: str = Field(max_length=4096, description="URL-encoded, '+' for spaces")
+
+
+class S3Entity(BaseModel):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3Record(BaseModel):
+    eventName: str = Field(max_length=200, examples=["s3:ObjectCreated:Put"])
+    s3: S3Entity
+
+
+class S3Event(BaseModel):
+    """A malformed event (``{"Records": [1]}``, a record without its bucket or key) is
+    refused whole with 422 and the reason: MinIO never sends one, so it is a caller's bug."""
+
+    Records: list[S3Record] = Field(max_length=1000)
 
 
 class AnnouncementOut(BaseModel):
@@ -36,7 +67,7 @@ class WebhookOut(BaseModel):
     objects: list[AnnouncementOut]
 
 
-@router.head("/s3-events")
+@router.head("/s3-events", response_class=Response, responses={200: {"description": "ready"}})
 def webhook_probe() -> Response:
     """MinIO checks that its webhook target answers before sending events."""
     return Response(status_code=status.HTTP_200_OK)
@@ -47,19 +78,13 @@ def webhook_probe() -> Response:
     response_model=WebhookOut,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(require_webhook_token)],
+    responses=HOOK_RESPONSES,
 )
-async def s3_events(settings: SettingsDep, event: dict[str, Any] = Body(...)) -> WebhookOut:
-    records = event.get("Records")
-    if not isinstance(records, list):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "no Records list")
+async def s3_events(settings: SettingsDep, event: S3Event) -> WebhookOut:
     results: list[AnnouncementOut] = []
-    if not all(isinstance(r, dict) for r in records):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "each record is an object")
-    for record in records:
-        name = str(record.get("eventName", ""))
-        s3 = _obj(record.get("s3"))
-        bucket = str(_obj(s3.get("bucket")).get("name", ""))
-        key = unquote_plus(str(_obj(s3.get("object")).get("key", "")))
+    for record in event.Records:
+        name = record.eventName
+        bucket, key = record.s3.bucket.name, unquote_plus(record.s3.object.key)
         if not name.startswith("s3:ObjectCreated:"):
             results.append(AnnouncementOut(key=key, outcome="ignored", reason=f"event {name}"))
             continue
@@ -69,13 +94,8 @@ async def s3_events(settings: SettingsDep, event: dict[str, Any] = Body(...)) ->
     return WebhookOut(**count, objects=results)
 
 
-def _obj(value: Any) -> dict[str, Any]:
-    """A malformed (non-object) part of a record reads as empty: the record is ignored."""
-    return value if isinstance(value, dict) else {}
-
-
 class IngestIn(BaseModel):
-    uri: str  # s3://bucket/key in the incoming bucket
+    uri: str = Field(max_length=4096, examples=["s3://incoming/uploads/film.mp4"])
 
 
 @router.post(
@@ -83,12 +103,13 @@ class IngestIn(BaseModel):
     response_model=AnnouncementOut,
     status_code=status.HTTP_202_ACCEPTED,
     dependencies=[Depends(require_webhook_token)],
+    responses=HOOK_RESPONSES,
 )
 async def ingest_uri(settings: SettingsDep, body: IngestIn) -> AnnouncementOut:
     """A service announces an object it uploaded (same path as the webhook)."""
     try:
         _scheme, bucket, key = parse_object_uri(body.uri)
     except InvalidObjectKey as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(err)) from err
+        raise HTTPException(422, str(err)) from err
     a = await run_in_threadpool(announce, settings, bucket, key, trigger="api")
     return AnnouncementOut(key=a.key, outcome=a.outcome, reason=a.reason)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
 from storage.db import engine_for
 from web.deps import SettingsDep
+from web.openapi import ERRORS
 
 router = APIRouter(tags=["ops"])
 
@@ -17,7 +19,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"model": dict[str, str], **ERRORS[503]}})
 def readyz(settings: SettingsDep, response: Response) -> dict[str, str]:
     try:
         with engine_for(settings.effective_database_url).connect() as conn:
@@ -28,6 +30,6 @@ def readyz(settings: SettingsDep, response: Response) -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)
 def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -21,7 +21,7 @@ PRESIGN_TTL = timedelta(hours=2)
 def source_video(settings: Settings, title: Title) -> Response:
     try:
         store, key = store_for_uri(settings, title.source_uri)
-    except InvalidObjectKey as err:
+    except (InvalidObjectKey, ValueError) as err:  # ValueError: a bucket name S3 refuses
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "the source is not in an object store"
         ) from err

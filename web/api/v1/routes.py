@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
@@ -22,14 +22,13 @@ from web.api.v1.schemas import (
     TitlePage,
 )
 from web.api.v1.services import Recommender
+from web.openapi import MAX_ID, errors
 
 router = APIRouter(prefix="/api/v1", tags=["recommender"])
 
-AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "missing, unknown or revoked token"},
-    403: {"description": "the token lacks the scope"},
-    429: {"description": "rate limit exceeded (see Retry-After)"},
-}
+AUTH_RESPONSES = errors(401, 403, 422, 429)
+LOOKUP_RESPONSES = errors(401, 403, 404, 422, 429)
+BODY_RESPONSES = errors(400, 401, 403, 404, 422, 429)  # 400: a body that is not JSON
 
 
 def service(request: Request) -> Recommender:
@@ -46,12 +45,13 @@ def _ceiling(svc: Recommender, system: str | None, max_rating: str | None, max_a
 System = Annotated[str | None, Query(max_length=32)]
 MaxRating = Annotated[str | None, Query(max_length=32)]
 MaxAge = Annotated[int | None, Query(ge=0, le=99)]
+TitlePath = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.get("/titles/{title_id}", dependencies=[ReadToken], responses=AUTH_RESPONSES)
+@router.get("/titles/{title_id}", dependencies=[ReadToken], responses=LOOKUP_RESPONSES)
 async def get_title(
     request: Request,
-    title_id: int,
+    title_id: TitlePath,
     system: System = None,
     max_rating: MaxRating = None,
     max_age: MaxAge = None,
@@ -63,7 +63,7 @@ async def get_title(
     return await run_in_threadpool(svc.title, title_id, ceiling)
 
 
-@router.get("/titles", dependencies=[ReadToken], responses=AUTH_RESPONSES)
+@router.get("/titles", dependencies=[ReadToken], responses=errors(400, 401, 403, 422, 429))
 async def list_titles(
     request: Request,
     updated_since: datetime | None = None,
@@ -75,10 +75,10 @@ async def list_titles(
     return TitlePage(titles=docs, next_cursor=nxt)
 
 
-@router.get("/titles/{title_id}/similar", dependencies=[ReadToken], responses=AUTH_RESPONSES)
+@router.get("/titles/{title_id}/similar", dependencies=[ReadToken], responses=LOOKUP_RESPONSES)
 async def similar(
     request: Request,
-    title_id: int,
+    title_id: TitlePath,
     k: Annotated[int, Query(ge=1, le=100)] = 10,
     space: Annotated[str | None, Query(max_length=64)] = None,
     max_rating: MaxRating = None,
@@ -91,7 +91,7 @@ async def similar(
     return HitsOut(space=name, ceiling=ceiling.describe() if ceiling else None, results=hits)
 
 
-@router.post("/recommendations", dependencies=[ReadToken], responses=AUTH_RESPONSES)
+@router.post("/recommendations", dependencies=[ReadToken], responses=BODY_RESPONSES)
 async def recommendations(request: Request, body: RecommendIn) -> HitsOut:
     """Titles ranked by content similarity to the liked (minus the disliked) titles, each
     with a reason and the artwork of the profile's leading mood."""
@@ -99,7 +99,7 @@ async def recommendations(request: Request, body: RecommendIn) -> HitsOut:
     return HitsOut(space=name, ceiling=ceiling.describe() if ceiling else None, results=hits)
 
 
-@router.post("/search", dependencies=[ReadToken], responses=AUTH_RESPONSES)
+@router.post("/search", dependencies=[ReadToken], responses=BODY_RESPONSES)
 async def search(request: Request, body: SearchIn) -> SearchOut:
     """Natural-language search; viewer and time phrases are hard filters. The response
     says how the query was read."""
@@ -117,7 +117,7 @@ async def search(request: Request, body: SearchIn) -> SearchOut:
 @router.get(
     "/export",
     dependencies=[ExportToken],
-    responses={**AUTH_RESPONSES, 200: {"content": {"application/x-ndjson": {}}}},
+    responses={**LOOKUP_RESPONSES, 200: {"content": {"application/x-ndjson": {}}}},
     response_class=StreamingResponse,
 )
 async def export(
@@ -145,7 +145,7 @@ async def export(
 @router.get("/changes", dependencies=[ReadToken], responses=AUTH_RESPONSES)
 async def changes(
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ChangesOut:
     """Change events with an id above ``after`` (poll with the last id you saw)."""

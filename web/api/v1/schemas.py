@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+from web.openapi import MAX_ID
+
+TitleId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class CeilingIn(BaseModel):
@@ -16,13 +20,13 @@ class CeilingIn(BaseModel):
 
 
 class RecommendIn(BaseModel):
-    liked_title_ids: list[int] = Field(..., min_length=1, max_length=200)
-    disliked_title_ids: list[int] = Field(default_factory=list, max_length=200)
+    liked_title_ids: list[TitleId] = Field(..., min_length=1, max_length=200)
+    disliked_title_ids: list[TitleId] = Field(default_factory=list, max_length=200)
     k: int = Field(10, ge=1, le=100)
     ceiling: CeilingIn | None = None
     only_new_days: float | None = Field(None, gt=0, le=36500)
     max_duration_s: float | None = Field(None, gt=0)
-    exclude: list[int] = Field(default_factory=list, max_length=1000)
+    exclude: list[TitleId] = Field(default_factory=list, max_length=1000)
     diversity: float = Field(0.0, ge=0.0, le=1.0, description="MMR: 0 = pure relevance")
     space: str | None = Field(None, max_length=64)
 
