@@ -517,6 +517,7 @@ def _final_ratings(
             disagreement = None
             if s is not None and s.rating != d.rating and s.rating != d.suggested_rating:
                 why = "; ".join(str(r) for r in (s.reasons or [])[:1])
+                why = why.removeprefix(f"{s.rating}: ")  # reasons start with their rating
                 disagreement = f"model now suggests {s.rating}" + (f": {why}" if why else "")
             out.append(
                 FinalRating(
