@@ -4,22 +4,17 @@ Then an editor approves the tag through the page, and the decision and its audit
 
 from __future__ import annotations
 
-import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from storage import migrate, review, users
 from storage import repository as repo
-from storage.db import dispose_engines, session_scope
+from storage.db import session_scope
 from storage.models import AuditEntry, TagDecision
-from tests.conftest import free_port
-from web.app import create_app
+from tests.web.browser import chromium_page, live_server, sign_in
 from web.auth import hash_password
 from workers.settings import Settings
 
@@ -51,35 +46,17 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Settings, int]]:
             run_id=None, model_version="t", taxonomy_version="t", taxonomy_fingerprint="t",
         )  # fmt: skip
         title_id = title.id
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                       log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", settings, title_id
-    srv.should_exit = True
-    thread.join(10)
-    dispose_engines()
+    with live_server(settings) as base:
+        yield base, settings, title_id
 
 
 def test_payloads_render_inert_and_an_approval_is_audited(
     server: tuple[str, Settings, int], tmp_path: Path
 ) -> None:
-    from playwright.sync_api import sync_playwright
-
     base, settings, title_id = server
     dialogs: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-        page = browser.new_page()
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.goto(f"{base}/admin/")
-        page.fill("input[name=email]", "ed@example.com")
-        page.fill("input[name=password]", "correct horse")
-        page.click("button[type=submit]")
-        page.wait_for_url(re.compile(r".*/admin/$"))
+    with chromium_page(dialogs) as page:
+        sign_in(page, base, "ed@example.com", "correct horse")
         assert PAYLOAD in page.inner_text("table.queue")
         page.goto(f"{base}/admin/titles/{title_id}")
         assert page.inner_text("#title-name") == f"Film {PAYLOAD}"
@@ -91,7 +68,6 @@ def test_payloads_render_inert_and_an_approval_is_audited(
         tag.locator("button.approve").click()
         page.wait_for_selector("article.tag.state-approved")
         page.screenshot(path=str(tmp_path / "admin-xss.png"), full_page=True)
-        browser.close()
     assert dialogs == []
     with session_scope(settings.effective_database_url) as s:
         decision = s.query(TagDecision).one()

@@ -97,7 +97,8 @@ def progress(request: Request, principal: Viewer, title_id: TitleId) -> Response
 def audit(request: Request, principal: Viewer, title_id: TitleId) -> Response:
     with db(request) as session:
         _title_or_404(session, title_id)
-        return render(request, "_audit.html", {"audit": queue.audit_of(session, title_id)})
+        audit = queue.audit_of(session, title_id)
+        return render(request, "_audit.html", {"audit": audit, "title_id": title_id})
 
 
 def _tags_fragment(request: Request, title_id: int, error: str | None) -> Response:

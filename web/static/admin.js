@@ -58,6 +58,27 @@
     if (ev.detail.xhr.status === 422) { ev.detail.shouldSwap = true; ev.detail.isError = false; }
   });
 
+  // A select of grouped options (ratings by system, labels by facet) offers only the group
+  // chosen in the select its data-group-by names, so a form cannot pair mismatched values.
+  function syncGroups() {
+    Array.prototype.forEach.call(document.querySelectorAll("select[data-group-by]"), function (sel) {
+      var by = sel.form && sel.form.elements[sel.getAttribute("data-group-by")];
+      if (!by) return;
+      var current = sel.selectedOptions[0];
+      Array.prototype.forEach.call(sel.querySelectorAll("optgroup"), function (group) {
+        var mine = group.label === by.value;
+        group.hidden = !mine;
+        group.disabled = !mine;
+        if (mine && (!current || current.parentNode !== group)) sel.value = group.querySelector("option").value;
+      });
+    });
+  }
+  document.addEventListener("change", function (ev) {
+    if (ev.target.matches && ev.target.matches("select")) syncGroups();
+  });
+  document.addEventListener("DOMContentLoaded", syncGroups);
+  document.addEventListener("htmx:afterSettle", syncGroups);
+
   // --- keyboard: the review loop ------------------------------------------------------------
   var tagIndex = -1;
   function tags() { return Array.prototype.slice.call(document.querySelectorAll("#tags article.tag")); }
