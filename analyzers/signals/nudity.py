@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -89,14 +90,19 @@ class NudeNetBackend:
 
     name = "nudenet-320n"
 
-    def __init__(self, model_path: str | None = None) -> None:
+    def __init__(self, model_path: str | None = None, threads: int = 1) -> None:
         import onnxruntime as ort
         from nudenet import nudenet as nn
 
         path = model_path or os.path.join(os.path.dirname(nn.__file__), "320n.onnx")
         available = ort.get_available_providers()
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-        self.session = ort.InferenceSession(path, providers=providers)
+        # One CPU thread by default: a worker process shares its cores with as many others,
+        # and on a busy 2-core machine two spinning threads took twice the CPU and longer.
+        session_options = ort.SessionOptions()
+        if threads:
+            session_options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(path, session_options, providers=providers)
         self.providers = self.session.get_providers()
         self.input_name = self.session.get_inputs()[0].name
         self.size = 320
@@ -123,13 +129,22 @@ class NudeNetBackend:
         return out
 
 
+_LOADED: dict[str | None, NudityBackend] = {}
+_LOCK = threading.Lock()
+
+
 def load_backend(options: Options) -> tuple[NudityBackend | None, str]:
-    try:
-        return NudeNetBackend(options.model_path), ""
-    except ImportError as exc:
-        return None, f"NudeNet is not installed ({exc})"
-    except Exception as exc:  # a broken model file is an absent signal, not a crash
-        return None, f"NudeNet model could not be loaded ({exc})"
+    """The detector for ``options.model_path``, loaded once per process."""
+    with _LOCK:
+        if options.model_path in _LOADED:
+            return _LOADED[options.model_path], ""
+        try:
+            backend = _LOADED[options.model_path] = NudeNetBackend(options.model_path)
+        except ImportError as exc:
+            return None, f"NudeNet is not installed ({exc})"
+        except Exception as exc:  # a broken model file is an absent signal, not a crash
+            return None, f"NudeNet model could not be loaded ({exc})"
+        return backend, ""
 
 
 def _decode(image: Any) -> np.ndarray | None:

@@ -61,15 +61,16 @@ def _norm(value: float, low: float, high: float) -> float:
 
 
 def _cuts_per_minute(
-    centre: float, boundaries: np.ndarray, title: tuple[float, float], window_s: float
-) -> float:
-    # The window is clipped to the title, so the first and last shots are not diluted.
-    lo = max(title[0], centre - window_s / 2)
-    hi = min(title[1], centre + window_s / 2)
-    if hi <= lo:
-        return 0.0
-    n = int(np.count_nonzero((boundaries >= lo) & (boundaries <= hi)))
-    return n / ((hi - lo) / 60.0)
+    centres: np.ndarray, boundaries: np.ndarray, title: tuple[float, float], window_s: float
+) -> np.ndarray:
+    """Boundaries per minute in a window of ``window_s`` around each centre, for every shot
+    at once (``boundaries`` sorted). The window is clipped to the title, so the first and
+    last shots are not diluted."""
+    lo = np.maximum(title[0], centres - window_s / 2)
+    hi = np.minimum(title[1], centres + window_s / 2)
+    n = np.searchsorted(boundaries, hi, side="right") - np.searchsorted(boundaries, lo, side="left")
+    span = hi - lo
+    return np.where(span > 0, n / np.maximum(span / 60.0, 1e-12), 0.0)
 
 
 def analyze(
@@ -83,14 +84,16 @@ def analyze(
     ordered = sorted(shots, key=lambda s: float(s["start_s"]))
     title = (float(ordered[0]["start_s"]), float(ordered[-1]["end_s"]))
     # Every shot start but the title's first is an editing event.
-    boundaries = np.array([float(s["start_s"]) for s in ordered[1:]])
+    starts = np.array([float(s["start_s"]) for s in ordered])
+    ends = np.array([float(s["end_s"]) for s in ordered])
+    pace = _cuts_per_minute((starts + ends) / 2, starts[1:], title, options.pace_window_s)
     result = SignalResult(signal=SIGNAL, version=version)
     missing: list[int] = []
     for i, shot in enumerate(ordered):
-        start, end = float(shot["start_s"]), float(shot["end_s"])
+        start, end = float(starts[i]), float(ends[i])
         features = shot.get("features") or {}
         idx = shot.get("idx", shot.get("index", i))
-        cpm = _cuts_per_minute((start + end) / 2, boundaries, title, options.pace_window_s)
+        cpm = float(pace[i])
         scores = {"cuts_per_minute": _norm(cpm, *CUTS_RANGE)}
         ref: dict[str, Any] = {"shot": idx, "cuts_per_minute": round(cpm, 3)}
         if all(f in features for f, _ in LOOK.values()):

@@ -4,7 +4,8 @@ transcript semantics. Each result (present, or absent with its reason) is stored
 the derived store under this stage's cache key; the summary names them.
 
 Visual signals read what the shots stage stored (keyframes, per-shot features): the title's
-video is never decoded a second time. Audio is decoded once more, as 16 kHz mono.
+video is never decoded a second time. Audio is decoded once more, as 16 kHz mono. Models
+(NudeNet, MiniLM) are loaded once per process.
 """
 
 from __future__ import annotations
@@ -46,11 +47,18 @@ def label_texts(tax: Taxonomy) -> dict[str, list[str]]:
     }
 
 
+def transcript_options(settings: Settings) -> transcript.TranscriptOptions:
+    # Label embeddings on disk, beside the vision stage's: a worker computes them once per
+    # (model, taxonomy), not once per process.
+    cache = settings.data_dir / "cache" / "label-embeddings"
+    return transcript.TranscriptOptions(label_cache_dir=str(cache))
+
+
 def signals_version(settings: Settings) -> str:
     options = [
         audio.Options().version(),
         style.Options().version(),
-        transcript.TranscriptOptions().version(),
+        transcript_options(settings).version(),
         _nudity_version(),
     ]
     return f"{VERSION}:" + ":".join(options)
@@ -113,6 +121,7 @@ def run(ctx: StageContext) -> dict[str, Any]:
         transcript.analyze_transcript(
             inputs.segments,
             label_texts(tax),
+            transcript_options(ctx.settings),
             language=inputs.language,
             had_speech=inputs.had_speech,
         ),
