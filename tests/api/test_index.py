@@ -142,3 +142,27 @@ def test_incremental_updates_replace_vectors_and_facts() -> None:
     assert len(got) == 7  # the stale slot of title 8 is gone, not duplicated
     cat.remove(8)
     assert 8 not in {i for i, _ in cat.search("fused", q, 8, flt)}
+
+
+def test_selective_filter_keeps_graph_recall() -> None:
+    """With 10% of titles allowed, the filtered walk widens its beam (efSearch / share):
+    at a fixed efSearch it would see ~13 allowed titles around the query for k=20."""
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(40, 32)).astype(np.float32)
+    n = 4000
+    vecs = centres[rng.integers(0, 40, n)] + 0.5 * rng.normal(size=(n, 32)).astype(np.float32)
+    kids = rng.random(n) < 0.1
+    cat = new_catalog(hnsw_min_size=1, narrow=0.0, ef_search=64)
+    exact = new_catalog()
+    for tid in range(1, n + 1):
+        facts = _title(tid, ("mpaa", "G" if kids[tid - 1] else "R", True))
+        cat.upsert(facts, {"fused": vecs[tid - 1]})
+        exact.upsert(facts, {"fused": vecs[tid - 1]})
+    assert cat.spaces["fused"].hnsw is not None
+    flt = Filter(ceiling=Ceiling.for_age(7))
+    recall = []
+    for q in rng.integers(0, n, 30):
+        got = {i for i, _ in cat.search("fused", vecs[q], 20, flt)}
+        want = {i for i, _ in exact.search("fused", vecs[q], 20, flt)}
+        recall.append(len(got & want) / len(want))
+    assert np.mean(recall) >= 0.95
