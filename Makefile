@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install lock check-lock system services demo test lint format bench bench-scenes bench-speech bench-pipeline bench-tagging bench-chaos clean
+.PHONY: install lock check-lock system services demo test lint format bench bench-scenes bench-speech bench-pipeline bench-tagging bench-chaos bench-api clean
 
 install: $(STAMP)
 
@@ -63,6 +63,10 @@ bench-tagging: install system
 
 bench-chaos: install system services
 	$(PY) benchmarks/bench_chaos.py
+
+# Recommender API latency (1k-100k over HTTP, 1M on the index), recall, freshness (~25 min)
+bench-api: install services
+	$(PY) benchmarks/bench_api.py
 
 clean:
 	rm -rf var benchmarks/.cache .pytest_cache
