@@ -101,10 +101,26 @@ def review_queue(
     """One page of the queue and the number of titles matching the filters. The order is
     the risk index's; runs and ratings are read for the page's titles only."""
     conditions = _conditions(filters)
-    total = int(session.scalar(select(func.count()).select_from(Title).where(*conditions)) or 0)
-    titles = session.scalars(
-        select(Title).where(*conditions).order_by(*RISK_ORDER).limit(limit).offset(offset)
-    ).all()
+    if conditions:
+        # One pass over the titles finds the matches, their count and the page's ids (a
+        # search reads every name once, not once to count and again to page).
+        ranked = session.execute(
+            select(Title.id, func.count().over())
+            .where(*conditions)
+            .order_by(*RISK_ORDER)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+        # No row: nothing matches, or the page is past the last one (count them then).
+        total = int(ranked[0][1]) if ranked else (_count(session, conditions) if offset else 0)
+        ids = [tid for tid, _ in ranked]
+        by_id = {t.id: t for t in session.scalars(select(Title).where(Title.id.in_(ids)))}
+        titles = [by_id[tid] for tid in ids]
+    else:
+        total = _count(session, conditions)
+        titles = list(
+            session.scalars(select(Title).order_by(*RISK_ORDER).limit(limit).offset(offset))
+        )
     rows = [
         QueueRow(
             title=t,
@@ -121,6 +137,10 @@ def review_queue(
     _attach_runs(session, rows)
     _attach_ratings(session, rows)
     return rows, total
+
+
+def _count(session: Session, conditions: list[Any]) -> int:
+    return int(session.scalar(select(func.count()).select_from(Title).where(*conditions)) or 0)
 
 
 def _conditions(filters: QueueFilters) -> list[Any]:

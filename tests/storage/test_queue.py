@@ -163,6 +163,10 @@ def test_filters_search_and_pages(db_url: str) -> None:
     paged = [tid for n in range(5) for tid in page(QueueFilters(), limit=3, offset=3 * n)[0]]
     assert paged == everything
     assert page(QueueFilters(), limit=3, offset=30) == ([], 13)
+    first, total = page(QueueFilters(rating="R"), limit=3)
+    assert total == 4 and page(QueueFilters(rating="R"), limit=3, offset=3)[1] == 4
+    assert first + page(QueueFilters(rating="R"), limit=3, offset=3)[0] == got
+    assert page(QueueFilters(rating="R"), limit=3, offset=30) == ([], 4)
     with session_scope(db_url) as s:
         rows, _ = queue.review_queue(s, QueueFilters(q="Film 01"))
         assert rows[0].run_id == run_id and rows[0].run_status == run.status
