@@ -150,6 +150,12 @@ def test_an_editor_reviews_a_title_in_the_browser(pg_url: str, tmp_path: Path, c
             f"() => Math.abs(document.getElementById('player').currentTime - {t}) < 0.05"
         )
         assert page.inner_text("#player-time") == hms(t)
+        # So does a click anywhere on the timeline: three quarters along is 9 s of 12.
+        box = page.locator("#timeline").bounding_box()
+        assert box is not None
+        page.locator("#timeline").click(position={"x": 0.75 * box["width"], "y": 10})
+        duration = float(page.locator("#timeline").get_attribute("data-duration"))
+        assert abs(_player_time(page) - 0.75 * duration) < duration / 100
 
         page.screenshot(path=str(artifacts_dir() / "admin-title-review.png"), full_page=True)
     assert dialogs == []
