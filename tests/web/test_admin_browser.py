@@ -77,6 +77,7 @@ def _player_time(page) -> float:  # type: ignore[no-untyped-def]
     return float(page.evaluate("document.getElementById('player').currentTime"))
 
 
+@pytest.mark.postgres
 def test_an_editor_reviews_a_title_in_the_browser(pg_url: str, tmp_path: Path, clip: Path) -> None:
     settings = Settings(data_dir=tmp_path / "var", database_url=pg_url)
     title_id, editor_id = _enriched_title(settings, clip)
