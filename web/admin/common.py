@@ -13,8 +13,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from storage.db import session_scope
+from web.admin.timeline import timeline_shapes
 from web.auth import Principal, csrf_token, persist_anonymous_csrf, require_role
-from web.services.title_view import colour
+from web.services.title_view import colour, hms
 
 WEB_DIR = Path(__file__).resolve().parent.parent
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
@@ -26,15 +27,9 @@ Editor = Annotated[Principal, Depends(require_role("editor"))]
 Admin = Annotated[Principal, Depends(require_role("admin"))]
 
 
-def hms(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    total = int(seconds)
-    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
-
-
 templates.env.filters["hms"] = hms
 templates.env.filters["colour"] = colour
+templates.env.globals["timeline_shapes"] = timeline_shapes
 
 
 @contextmanager

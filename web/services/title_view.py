@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +74,15 @@ class TitleView:
     flagged: list[tuple[float, float]] = field(default_factory=list)
 
 
+def hms(seconds: float | None) -> str:
+    """A time as HH:MM:SS (a dash when unknown)."""
+    if seconds is None:
+        return "–"
+    total = int(seconds)
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+@functools.lru_cache(maxsize=4096)
 def colour(label: str) -> str:
     """A stable colour per label, so a mood keeps its colour across titles."""
     hue = int(hashlib.sha256(label.encode()).hexdigest()[:4], 16) % 360
