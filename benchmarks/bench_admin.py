@@ -11,6 +11,7 @@ page shell and each queue request. The 1-minute load average is recorded before 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -154,13 +155,15 @@ def main() -> int:
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     db = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    stack = contextlib.ExitStack()
     try:
         migrate.upgrade(db)
         film = _populate(db)
         _analyze(db)
         load_before = os.getloadavg()[0]
         settings = Settings(data_dir=Path("var/bench-admin"), database_url=db)
-        client = TestClient(create_app(settings))
+        # Entered as a server runs it: the app's lifespan (its startup work) runs first.
+        client = stack.enter_context(TestClient(create_app(settings)))
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/admin/login").text)
         client.post("/admin/login", data={"email": "b@example.com", "password": "benchmark pw",
                                           "csrf_token": token.group(1)})  # fmt: skip
@@ -192,6 +195,7 @@ def main() -> int:
         }
         load_after = os.getloadavg()[0]
     finally:
+        stack.close()
         dispose_engines()
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -6,6 +6,10 @@ Routes live in :mod:`web.routes` (one module per audience); the work behind them
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from web import admin
@@ -14,8 +18,21 @@ from web.routes import ingest, ops
 from workers.settings import Settings, get_settings
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # What exists when the server starts (modules, routes, templates) lives as long as it:
+    # frozen out of the cyclic collector, a full collection walks only the requests' own
+    # objects (it walked ~180k startup objects, up to 150 ms, the title page's p95).
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # collectable again once this app is gone (tests start many)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
-    app = FastAPI(title="coldstart", version="0.1.0")
+    app = FastAPI(title="coldstart", version="0.1.0", lifespan=_lifespan)
     app.state.settings = settings or get_settings()
     app.include_router(ops.router)
     app.include_router(ingest.router)
