@@ -209,7 +209,8 @@ class SpaceIndex:
             self.hnsw.add(_unit_rows(v))
         else:  # written and normalised in place: no second copy of a large batch
             assert self.vecs is not None
-            self.vecs = _grow(self.vecs, end, 0.0)
+            # headroom past a bulk load: the first titles added later do not copy it all
+            self.vecs = _grow(self.vecs, end + (end - start) // 16, 0.0)
             dst = self.vecs[start:end]
             if order is None:
                 dst[:] = src

@@ -9,10 +9,11 @@ both uvicorn workers well within 1 s of its commit).
 
 Index settings from the environment: ``COLDSTART_HNSW_MIN_SIZE`` (vectors of a space before
 it moves to the HNSW graph), ``COLDSTART_HNSW_M``, ``COLDSTART_HNSW_EF_CONSTRUCTION``,
-``COLDSTART_HNSW_EF_SEARCH``. Once the index is loaded, BLAS, OpenMP (faiss) and torch run
-``COLDSTART_API_THREADS`` threads (1): uvicorn runs a process per core, and a second thread
-per query only spins against the other processes (bench-api: a 20k x 512 product took 14 ms
-at the median with 2 BLAS threads on a busy 2-core machine, 1.4-4.7 ms with one).
+``COLDSTART_HNSW_EF_SEARCH``. Once the index is loaded, BLAS (NumPy, MiniLM) and OpenMP
+(faiss) run ``COLDSTART_API_THREADS`` threads (1): uvicorn runs a process per core, and a
+second thread per query only spins against the other processes (bench-api: a 20k x 512
+product took 14 ms at the median with 2 BLAS threads on a busy 2-core machine, 1.4-4.7 ms
+with one).
 """
 
 from __future__ import annotations
@@ -277,11 +278,8 @@ class Recommender:
         with self._lock:
             if self._matcher is None:
                 try:
-                    import torch
-
                     from analyzers.encoders.text import SentenceEncoder
 
-                    torch.set_num_threads(int(env_number("COLDSTART_API_THREADS", 1)))
                     self._encoder = SentenceEncoder()
                     self._matcher = MoodMatcher(self.tax, self._encoder.encode)
                 except Exception as err:  # EncoderUnavailable: search on filters alone
