@@ -185,6 +185,13 @@ def events_after(session: Session, after: int = 0, limit: int = 100) -> Sequence
     ).all()
 
 
+def events_with_ids(session: Session, ids: Sequence[int]) -> Sequence[OutboxEvent]:
+    """The committed events among ``ids`` (a follower re-reading ids it saw skipped)."""
+    return session.scalars(
+        select(OutboxEvent).where(OutboxEvent.id.in_(ids)).order_by(OutboxEvent.id)
+    ).all()
+
+
 def last_event_id(session: Session) -> int:
     return int(session.scalar(select(func.max(OutboxEvent.id))) or 0)
 

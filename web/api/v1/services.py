@@ -44,6 +44,9 @@ from workers.settings import Settings
 log = logging.getLogger(__name__)
 
 SPACE_PREFERENCE = ("fused", "profile", "text", "visual", "style")
+# Outbox ids come from a sequence at insert time, so a transaction may commit after one with
+# a higher id: the feed re-reads ids it skipped for this long (and at most this many).
+GAP_WAIT_S, GAP_MAX = 120.0, 10_000
 TEXT_SPACE = "text"
 
 
@@ -107,6 +110,7 @@ class Recommender:
         self.follow = follow
         self.poll_s = poll_s if poll_s is not None else env_number("COLDSTART_API_POLL_S", 0.25)
         self.last_event = 0
+        self._gaps: dict[int, float] = {}  # skipped event id -> when first missed
         self._matcher = matcher
         self._encoder: Any = None
         self._lock = threading.Lock()
@@ -174,10 +178,14 @@ class Recommender:
             cat.upsert(facts_for(row, self.tax), found)
 
     def apply_events(self) -> int:
-        """Apply committed change events after the last one seen; the number applied."""
+        """Apply committed change events after the last one seen, and those skipped ids
+        that have committed since; the number applied."""
         with session_scope(self.url) as session:
-            events = cat_store.events_after(session, self.last_event, limit=500)
+            events = list(cat_store.events_after(session, self.last_event, limit=500))
+            if self._gaps:
+                events += cat_store.events_with_ids(session, list(self._gaps))
             todo = [(e.id, e.topic, e.title_id) for e in events]
+        self._track_gaps([i for i, _, _ in todo])
         reload = any(topic.startswith("space.") for _, topic, _ in todo)
         if reload:
             self.catalog = self.load()
@@ -185,8 +193,21 @@ class Recommender:
             for title_id in dict.fromkeys(t for _, _, t in todo if t is not None):
                 self.refresh(title_id)
         if todo:
-            self.last_event = max(self.last_event, todo[-1][0])
+            self.last_event = max(self.last_event, max(i for i, _, _ in todo))
         return len(todo)
+
+    def _track_gaps(self, seen: list[int]) -> None:
+        now = time.monotonic()
+        for event_id in seen:
+            self._gaps.pop(event_id, None)
+        newer = [i for i in seen if i > self.last_event]
+        if newer:
+            missing = set(range(self.last_event + 1, max(newer))) - set(newer)
+            for event_id in sorted(missing)[:GAP_MAX]:
+                self._gaps[event_id] = now
+        self._gaps = {
+            i: at for i, at in sorted(self._gaps.items())[-GAP_MAX:] if now - at < GAP_WAIT_S
+        }
 
     def _follow(self) -> None:
         while not self._stop.wait(self.poll_s):
