@@ -726,7 +726,9 @@ def rss_mb() -> float:
 
 def index_section(n: int, n_q: int) -> dict:
     """The index layer in-process: exact float32 and HNSW fp16 spaces over the same titles."""
-    import faiss
+    from recommend.index import load_faiss
+
+    faiss = load_faiss()  # before anything else loads it: passive OpenMP waits
 
     from recommend.index import Catalog, Ceiling, Filter, SpaceIndex, TitleFacts, rating_fact
     from web.api.v1.schemas import CeilingIn, RecommendIn
