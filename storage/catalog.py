@@ -74,7 +74,7 @@ class IndexRow:
 
 
 def iter_index_rows(
-    session: Session, *, title_ids: Sequence[int] | None = None, batch: int = 500
+    session: Session, *, title_ids: Sequence[int] | None = None, batch: int = 2000
 ) -> Iterator[IndexRow]:
     """Every title (or ``title_ids``) with its final ratings and tags, artwork and shot
     statistics: a handful of queries per ``batch`` titles, never one per title, so a 100k
@@ -103,7 +103,7 @@ def iter_index_rows(
         artwork = dict(
             session.execute(
                 select(TitleProfile.title_id, TitleProfile.artwork).where(
-                    TitleProfile.title_id.in_(ids)
+                    review.of_titles(TitleProfile.title_id, ids)
                 )
             ).all()
         )
@@ -112,7 +112,7 @@ def iter_index_rows(
             tid: (count, mean)
             for tid, count, mean in session.execute(
                 select(Shot.title_id, func.count(Shot.id), func.avg(luma))
-                .where(Shot.title_id.in_(ids))
+                .where(review.of_titles(Shot.title_id, ids))
                 .group_by(Shot.title_id)
             )
         }

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from storage.models import (
     RatingDecision,
@@ -412,15 +412,20 @@ def final_tags_of(
 ) -> dict[int, list[FinalTag]]:
     """:func:`final_tags` of many titles in two queries (the recommender index loads a
     catalogue this way); ``with_evidence=False`` leaves the evidence unread and empty."""
-    q = select(TagProposal).where(TagProposal.title_id.in_(title_ids))
-    if not with_evidence:
-        q = q.options(defer(TagProposal.evidence))
-    proposals: dict[int, dict[tuple[str, str], TagProposal]] = defaultdict(dict)
-    for p in session.scalars(q):
-        proposals[p.title_id][(p.facet, p.label)] = p
+    # plain rows, not ORM objects: a catalogue load reads hundreds of thousands
+    cols = [TagProposal.title_id, TagProposal.facet, TagProposal.label, TagProposal.score]
+    cols += [TagProposal.severity, TagProposal.taxonomy_version]
+    cols += [TagProposal.evidence] if with_evidence else []
+    wanted = set(title_ids)
+    proposals: dict[int, dict[tuple[str, str], Any]] = defaultdict(dict)
+    for p in session.execute(select(*cols).where(of_titles(TagProposal.title_id, title_ids))):
+        if p.title_id in wanted:
+            proposals[p.title_id][(p.facet, p.label)] = p
     decisions: dict[int, dict[tuple[str, str], TagDecision]] = defaultdict(dict)
-    for d in session.scalars(select(TagDecision).where(TagDecision.title_id.in_(title_ids))):
-        decisions[d.title_id][(d.facet, d.label)] = d
+    q = select(TagDecision).where(of_titles(TagDecision.title_id, title_ids))
+    for d in session.scalars(q):
+        if d.title_id in wanted:
+            decisions[d.title_id][(d.facet, d.label)] = d
     result: dict[int, list[FinalTag]] = {}
     for tid in title_ids:
         ps, ds = proposals.get(tid, {}), decisions.get(tid, {})
@@ -435,8 +440,16 @@ def final_tags_of(
     return result
 
 
+def of_titles(column: Any, title_ids: Sequence[int]) -> Any:
+    """``column IN ids``, or for many ids their id range (a catalogue page is a range of
+    ids; rows outside ``ids`` are dropped by the caller): no thousands of bound values."""
+    if len(title_ids) <= 64:
+        return column.in_(title_ids)
+    return column.between(min(title_ids), max(title_ids))
+
+
 def _merge(
-    key: tuple[str, str], p: TagProposal | None, d: TagDecision | None, *, evidence: bool = True
+    key: tuple[str, str], p: Any | None, d: TagDecision | None, *, evidence: bool = True
 ) -> FinalTag:
     facet, label = key
     tag = FinalTag(
@@ -482,20 +495,26 @@ def final_ratings(session: Session, title_id: int) -> list[FinalRating]:
 
 def final_ratings_of(session: Session, title_ids: Sequence[int]) -> dict[int, list[FinalRating]]:
     """:func:`final_ratings` of many titles in two queries."""
-    suggestions: dict[int, dict[str, RatingSuggestion]] = defaultdict(dict)
-    q = select(RatingSuggestion).where(RatingSuggestion.title_id.in_(title_ids))
-    for s in session.scalars(q):
-        suggestions[s.title_id][s.system] = s
+    wanted = set(title_ids)
+    t = RatingSuggestion
+    cols = [t.title_id, t.system, t.rating, t.min_age, t.confidence, t.needs_review]
+    cols += [t.drivers, t.reasons, t.taxonomy_version]
+    suggestions: dict[int, dict[str, Any]] = defaultdict(dict)
+    for s in session.execute(select(*cols).where(of_titles(t.title_id, title_ids))):
+        if s.title_id in wanted:
+            suggestions[s.title_id][s.system] = s
     decisions: dict[int, dict[str, RatingDecision]] = defaultdict(dict)
-    for d in session.scalars(select(RatingDecision).where(RatingDecision.title_id.in_(title_ids))):
-        decisions[d.title_id][d.system] = d
+    q = select(RatingDecision).where(of_titles(RatingDecision.title_id, title_ids))
+    for d in session.scalars(q):
+        if d.title_id in wanted:
+            decisions[d.title_id][d.system] = d
     return {
         tid: _final_ratings(suggestions.get(tid, {}), decisions.get(tid, {})) for tid in title_ids
     }
 
 
 def _final_ratings(
-    suggestions: dict[str, RatingSuggestion], decisions: dict[str, RatingDecision]
+    suggestions: dict[str, Any], decisions: dict[str, RatingDecision]
 ) -> list[FinalRating]:
     out: list[FinalRating] = []
     for system in sorted(set(suggestions) | set(decisions)):
