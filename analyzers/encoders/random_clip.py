@@ -86,11 +86,22 @@ def _tokenizer(tokens: list[str], merges: list[tuple[str, str]]):
 
 
 def save_random_clip(
-    directory: str | Path, shape: str = "tiny", seed: int = 0, words: Iterable[str] = ()
+    directory: str | Path,
+    shape: str = "tiny",
+    seed: int = 0,
+    words: Iterable[str] = (),
+    *,
+    released_fp16: bool = False,
 ) -> Path:
     """Write a randomly initialised CLIP (model, tokenizer, PIL image processor) to
     ``directory``, loadable with ``from_pretrained(directory, local_files_only=True)``.
-    ``words`` become single tokens (see :func:`byte_level_tokenizer`)."""
+    ``words`` become single tokens (see :func:`byte_level_tokenizer`).
+
+    ``released_fp16``: round the linear and convolution layers' weights and biases to
+    float16 values, stored as float32, as in OpenAI's CLIP checkpoints on the hub (released
+    in float16 by ``clip.model.convert_weights``, converted through ``clip.load`` on the CPU),
+    which is what a stand-in for ``openai/clip-*`` should look like; embeddings and norms
+    stay float32 values."""
     import torch
     from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel, CLIPProcessor
 
@@ -110,6 +121,12 @@ def save_random_clip(
     )
     torch.manual_seed(seed)
     model = CLIPModel(config).eval()
+    if released_fp16:
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, torch.nn.Linear | torch.nn.Conv2d):
+                    for param in module.parameters(recurse=False):
+                        param.copy_(param.half().float())
     side = spec["vision"]["image_size"]
     # The PIL processor: the default (torchvision) one does not load on this machine.
     images = CLIPImageProcessorPil(
