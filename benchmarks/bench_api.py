@@ -450,9 +450,9 @@ class Requests:
         return "POST", "/api/v1/search", {"query": query, "k": K, "ceiling": LAT_CEILING}
 
 
-def call(client, req: tuple[str, str, dict | None], headers: dict) -> dict:  # type: ignore[no-untyped-def]
+def call(client, req: tuple[str, str, dict | None], headers: dict, timeout: float = 60) -> dict:  # type: ignore[no-untyped-def]
     method, path, body = req
-    r = client.request(method, path, json=body, headers=headers, timeout=60)
+    r = client.request(method, path, json=body, headers=headers, timeout=timeout)
     if r.status_code != 200:
         raise RuntimeError(f"{method} {path} -> {r.status_code}: {r.text[:300]}")
     return r.json()
@@ -512,7 +512,7 @@ def warm(server: Server, reqs: Requests) -> float:
         def one(kind: str, times: list[float] = times) -> None:
             with httpx.Client(base_url=server.base) as c:
                 t = time.perf_counter()
-                call(c, getattr(reqs, kind)(), reqs.headers)
+                call(c, getattr(reqs, kind)(), reqs.headers, timeout=600)  # may wait for a load
                 times.append(time.perf_counter() - t)
 
         in_threads([(one, (kind,)) for kind in ("similar", "recommendations", "search") * 3])
