@@ -964,12 +964,15 @@ def write(res: dict, goals: list[dict], where: Path = RESULTS) -> None:
     (where / "api.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
     md = ["# bench-api", "", res["about"], "",
           f"Load average at start / end: {res['loadavg_start']} / {res['loadavg_end']}; "
-          f"{res['wall_s']} s in all.", "",
+          f"{res['wall_s']} s in all."
+          + "".join(f" The {k} section is from the run of {v}."
+                    for k, v in res.get("from_earlier_run", {}).items()), "",
           "| goal | value | target | met |", "|---|---|---|---|"]  # fmt: skip
     md += [f"| {g['goal']} | {g['value']} | {g['target']} | {g['met']} |" for g in goals]
     http = res.get("http")
     if http:
         md += ["", "## over HTTP (uvicorn, 2 workers, exact search, PostgreSQL)", "",
+               f"Load average when this section ended: {http.get('loadavg')}.", "",
                "| titles | endpoint | p50 ms | p95 ms | p99 ms | requests |",
                "|---|---|---|---|---|---|"]  # fmt: skip
         for n, row in http["sizes"].items():
@@ -1006,6 +1009,7 @@ def write(res: dict, goals: list[dict], where: Path = RESULTS) -> None:
     idx = res.get("index")
     if idx:
         md += ["", f"## {idx['titles']:,} titles on the index layer (in-process)", "",
+               f"Load average when this section ended: {idx.get('loadavg')}.", "",
                f"HNSW: faiss IndexHNSWSQ fp16, M={idx['hnsw']['hnsw_m']}, efConstruction="
                f"{idx['hnsw']['ef_construction']}, efSearch={idx['hnsw']['ef_search']}, "
                f"built with {idx['faiss_threads']} threads in {idx['hnsw_build_s']} s, queried "
@@ -1073,11 +1077,20 @@ def main() -> int:
     }
     if "http" in only:
         res["http"] = http_section(sizes, n_req, tp_s, trials)
+        res["http"]["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     if "index" in only:
         res["index"] = index_section(index_n, n_q)
+        res["index"]["loadavg"] = [round(x, 2) for x in os.getloadavg()]
     res["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     res["wall_s"] = round(time.perf_counter() - t0, 0)
-    res["not_run"] = sorted({"http", "index"} - only)
+    earlier = RESULTS / "api.json"
+    if not args.quick and earlier.exists():  # --only: keep the other section's last run
+        prev = json.loads(earlier.read_text())
+        for section in ("http", "index"):
+            if section not in only and section in prev:
+                res[section] = prev[section]
+                res.setdefault("from_earlier_run", {})[section] = prev.get("date")
+    res["not_run"] = sorted(s for s in ("http", "index") if s not in res)
     goals = goals_of(res, sizes)
     res["goals"] = goals
     if args.quick:  # development sizes: never the committed results
