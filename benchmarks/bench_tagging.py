@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -318,7 +319,7 @@ def language_clips() -> tuple[Path, list[dict[str, Any]]]:
 def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[str, Any]]:
     import taxonomy
     from analyzers.signals.language import detect
-    from analyzers.speech.transcribe import load_backend, transcribe_media
+    from analyzers.speech.transcribe import load_backend, load_multilingual, transcribe_media
     from workers.settings import Settings
     from workers.stages.signals import language_options
     from workers.stages.speech import speech_options
@@ -331,6 +332,11 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
     # pipeline builds them from default settings.
     speech = speech_options(Settings(data_dir=CACHE / "tagging-var"))
     backend = load_backend(speech)
+    # The ASR ceiling: the other offline Whisper model (base) through the same pipeline,
+    # forced to English, on the term clips; a term either model lets the lexicon find is
+    # within reach of some transcript, the others are lost to transcription.
+    other = replace(speech, model=speech.multilingual_model, language="en")
+    other_backend = load_multilingual(speech)
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for item in truth:
@@ -357,6 +363,12 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
             }
         )
     seconds = time.perf_counter() - t0
+    for row in rows:
+        if row["term"]:
+            heard = transcribe_media(folder / row["clip"], other, backend=other_backend)
+            found = detect([s.to_dict() for s in heard.segments], options, language="en")
+            row["other_heard"] = heard.text
+            row["other_found"] = any(_near(row, m.start_s, m.end_s) for m in found.marks)
     # A term sentence is found when a mark overlaps its term (±0.5 s); every other mark,
     # in a trap sentence or away from the term, is a false positive.
     tp = fp = 0
@@ -365,11 +377,7 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
     for row in rows:
         hit = None
         for m in row["marks"]:
-            near = row["term"] and (
-                m["start_s"] < row["end_s"] + LANG_TIME_ERROR_S
-                and row["start_s"] - LANG_TIME_ERROR_S < m["end_s"]
-            )
-            if near and hit is None:
+            if _near(row, m["start_s"], m["end_s"]) and hit is None:
                 hit = m
             else:
                 fp += 1
@@ -380,6 +388,7 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
         row["found"] = hit is not None if row["term"] else None
     n_terms = sum(1 for r in rows if r["term"])
     recall = tp / n_terms if n_terms else 0.0
+    within_reach = sum(1 for r in rows if r["term"] and (r["found"] or r["other_found"]))
     precision = tp / (tp + fp) if tp + fp else 0.0
     worst = float(max(start_err, default=float("inf")))
     goals = [
@@ -433,6 +442,11 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
             "max": max(end_err, default=None),
         },
         "transcribe_and_scan_s": round(seconds, 1),
+        "asr_ceiling": {
+            "other_model": other.model,
+            "terms_found_by_either_model": within_reach,
+            "recall": within_reach / n_terms if n_terms else 0.0,
+        },
         "peer_on_source_text": {"true_positives": peer_tp, "false_positives": peer_fp},
         "rows": rows,
     }
@@ -462,10 +476,14 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
         f"| peer: the lexicon on the source text, true / false | {peer_tp} / {peer_fp} |",
         f"| clips where the signal was absent (transcript language not covered) | {len(absent)} |",
         f"| transcribe + scan, all clips (s) | {seconds:.1f} |",
+        f"| ASR ceiling: terms found on the {speech.model} or the {other.model} transcript "
+        f"(same pipeline, English) | {within_reach}/{n_terms} "
+        f"({within_reach / max(n_terms, 1):.3f}) |",
         "",
         *(
             f'- missed: "{r["text"]}" heard as "{r["heard"]}"'
             + (f" (signal absent: {r['absent']})" if r["absent"] else "")
+            + f'; {other.model}: "{r["other_heard"]}"'
             for r in misses
         ),
         *(
@@ -476,6 +494,13 @@ def language_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict
         "",
     ]
     return goals, md, data
+
+
+def _near(row: dict[str, Any], start_s: float, end_s: float) -> bool:
+    """Whether a mark from ``start_s`` to ``end_s`` overlaps the row's term (±tolerance)."""
+    return bool(row["term"]) and (
+        start_s < row["end_s"] + LANG_TIME_ERROR_S and row["start_s"] - LANG_TIME_ERROR_S < end_s
+    )
 
 
 def _pkg_version(name: str) -> str:
