@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -88,20 +89,14 @@ class TransformersClip:
             raise EncoderUnavailable(f"vision model path {name} does not exist")
         self.device = resolve_device(device)
         self.dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
-        # On the CPU, weights that float16 holds exactly (OpenAI CLIP's linear layers) are
-        # kept in float16 and run in float32: the same scores in half the memory. fp16
-        # throughout on CUDA.
-        files = half.safetensors_files(name) if self.device == "cpu" else None
+        self._name, self._auto = name, AutoModel
         try:
             self.processor = AutoProcessor.from_pretrained(name, local_files_only=True)
-            net = files and half.load_compact(AutoModel, name, files, local_files_only=True)
-            self.weights = "float32 (exact float16 weights kept as float16)" if net else ""
-            if net is None:
-                net = AutoModel.from_pretrained(name, local_files_only=True, dtype=self.dtype)
-                self.weights = str(self.dtype).removeprefix("torch.")
+            self.model, self.weights = self._load()
         except (OSError, ValueError) as err:
             raise EncoderUnavailable(f"vision model {name} cannot be loaded here: {err}") from err
-        self.model = net.eval().to(self.device)
+        self._text_parts: list[str] = []  # text-tower modules released (release_text_tower)
+        self._lock = threading.Lock()
         release_freed()
         self.model_id = name
         self.revision = _local_stamp(Path(name).expanduser())
@@ -115,6 +110,42 @@ class TransformersClip:
         self.draft_size = size.get("shortest_edge") or size.get("height")
         self._torch = torch
 
+    def _load(self) -> tuple[Any, str]:
+        """The model in eval mode on the device, and how its weights are held. On the CPU,
+        weights that float16 holds exactly (OpenAI CLIP's linear layers) are kept in float16
+        and run in float32: the same scores in half the memory. fp16 throughout on CUDA."""
+        files = half.safetensors_files(self._name) if self.device == "cpu" else None
+        net = None
+        if files:
+            net = half.load_compact(self._auto, self._name, files, local_files_only=True)
+        if net is not None:
+            return net.to(self.device), "float32 (exact float16 weights kept as float16)"
+        net = self._auto.from_pretrained(self._name, local_files_only=True, dtype=self.dtype)
+        return net.eval().to(self.device), str(self.dtype).removeprefix("torch.")
+
+    def release_text_tower(self) -> None:
+        """Free the text tower (every ``text_*`` module of the model): once the label
+        prompts are embedded (and cached) only images are encoded, title after title.
+        :meth:`encode_texts` loads it again when new prompts come."""
+        with self._lock:
+            if self._text_parts:
+                return
+            self._text_parts = [n for n, _ in self.model.named_children() if n.startswith("text")]
+            for part in self._text_parts:
+                setattr(self.model, part, None)
+        release_freed(collect=True)
+
+    def _ensure_text_tower(self) -> None:
+        with self._lock:
+            if not self._text_parts:
+                return
+            fresh, _ = self._load()
+            for part in self._text_parts:
+                setattr(self.model, part, getattr(fresh, part))
+            self._text_parts = []
+            del fresh
+        release_freed(collect=True)
+
     def encode_images(self, images: Sequence[Any]) -> np.ndarray:
         pil = [decode_image(im, self.draft_size) for im in images]
         inputs = self.processor(images=pil, return_tensors="pt")
@@ -127,6 +158,7 @@ class TransformersClip:
         return out
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        self._ensure_text_tower()
         # SigLIP was trained on max_length padding; CLIP works with either.
         padding = "max_length" if "siglip" in self.model.config.model_type else True
         inputs = self.processor(

@@ -117,10 +117,15 @@ class VisionTagger:
         return cls(encoder, options)
 
     def label_embeddings(self, prompts: Mapping[str, Sequence[str]]) -> np.ndarray:
-        """(labels, dim), rows in ``prompts`` order; the text tower runs once per prompt set."""
+        """(labels, dim), rows in ``prompts`` order; the text tower runs once per prompt set
+        and is then released where the encoder can (it is loaded again for new prompts)."""
         enc = self.encoder
         key = fingerprint(f"{enc.backend}:{enc.model_id}:{enc.revision}", prompts)
-        return self.text_cache.get_or_compute(key, lambda: ensemble(prompts, enc.encode_texts))
+        vecs = self.text_cache.get_or_compute(key, lambda: ensemble(prompts, enc.encode_texts))
+        release = getattr(enc, "release_text_tower", None)
+        if release is not None:
+            release()
+        return vecs
 
     def embed_frames(
         self, frames: Sequence[VisionFrame]

@@ -72,3 +72,22 @@ def test_only_exactly_representable_matrices_become_float16(tmp_path: Path) -> N
     assert "text_model.embeddings.token_embedding.weight" not in half
     assert not any(k.endswith(("bias", "layer_norm1.weight")) for k in half)
     assert safetensors_files(str(tmp_path / "nowhere")) is None
+
+
+def test_text_tower_is_released_after_the_labels_and_reloaded_for_new_ones(tmp_path: Path) -> None:
+    from analyzers.signals.vision import VisionFrame, VisionOptions, VisionTagger
+
+    path = save_random_clip(tmp_path / "tiny-random-clip", "tiny", released_fp16=True)
+    tagger = VisionTagger.load(VisionOptions(model=str(path), device="cpu"))
+    enc = tagger.encoder
+    before = enc.encode_texts(["a photo of a cat", "a dark night"])
+    frames = [VisionFrame(0, 0.0, 2.0, image) for image in _images()[:1]]
+    first = tagger.analyze(frames, {"cat": ["a photo of a cat"], "night": ["a dark night"]})
+    assert enc.model.text_model is None and enc.model.text_projection is None
+    # Cached prompts need no text tower; new ones load it again, with the same weights.
+    again = tagger.analyze(frames, {"cat": ["a photo of a cat"], "night": ["a dark night"]})
+    assert again.result.windows[0].scores == first.result.windows[0].scores
+    assert enc.model.text_model is None
+    tagger.analyze(frames, {"dog": ["a photo of a dog"]})
+    assert np.allclose(enc.encode_texts(["a photo of a cat", "a dark night"]), before, atol=1e-6)
+    assert enc.model.vision_model is not None
