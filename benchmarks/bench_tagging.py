@@ -626,19 +626,20 @@ MEMORY_GOAL_GB = 1.5
 # Run in a fresh interpreter: loads each model, runs it once on a small input (so its
 # buffers are allocated as in a worker), and prints its RSS after each step as JSON lines.
 MEMORY_SCRIPT = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 audio, mode, model_dir, frame_jpeg = sys.argv[2:6]
 RUN = mode == "run"  # else only load
 
-def rss_mb():
+def rss_mb(field="VmRSS:"):
     for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
 def step(name, fn):
     t0 = time.perf_counter()
     keep.append(fn())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: ru_maxrss survives exec, so it starts at the bench's own RSS.
+    peak = rss_mb("VmHWM:")
     print(json.dumps({"step": name, "rss_mb": rss_mb(), "peak_mb": peak,
                       "s": time.perf_counter() - t0}), flush=True)
 
@@ -721,7 +722,8 @@ def memory_section(quick: bool) -> tuple[list[dict[str, Any]], list[str], dict[s
         "One fresh Python process loads every model the workers use and runs each once on a "
         "small input (a 3 s espeak-ng clip for both Whisper models, 8 sentences for MiniLM, "
         "4 keyframes for NudeNet, 32 keyframes and one prompt for the CLIP, 200 small frames "
-        "for TransNetV2); peak RSS is `resource.getrusage(RUSAGE_SELF).ru_maxrss`. The CLIP "
+        "for TransNetV2); peak RSS is the process's `VmHWM` (`ru_maxrss`, used before, "
+        "carries the parent bench's RSS over the exec). The CLIP "
         "is ViT-B/32-shaped with random weights (no CLIP weights ship offline), the same "
         "size as the real one; like OpenAI's released weights (float16, which `clip.load` "
         "upcast for the hub's float32 `openai/clip-*` files), its linear and convolution "
