@@ -20,8 +20,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+DEMO_SAMPLE = ROOT / "var" / "demo" / "bunny-and-storm.mp4"
 sys.path.insert(0, str(ROOT / "scripts"))
-from demo import DEMO_DIR, build_sample  # noqa: E402
+try:  # the demo's media builder; both write the same bunny-and-storm title
+    from demo_media import build_bunny
+except ImportError:
+    from demo import build_sample as build_bunny
 
 EMAIL, PASSWORD = "demo-editor@example.com", "demo editor password"
 CHROMIUM = "/usr/bin/chromium"
@@ -100,7 +104,7 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COLDSTART_")}
     env["COLDSTART_DATA_DIR"] = str(data_dir.resolve())
     if not (data_dir / "coldstart.db").exists():
-        sample = build_sample(DEMO_DIR / "bunny-and-storm.mp4")
+        sample = build_bunny(DEMO_SAMPLE)
         print(f"ingesting {sample} into {data_dir}", flush=True)
         coldstart(env, "ingest", str(sample))
     coldstart(env, "users", "add", EMAIL, "--role", "editor", "--password", PASSWORD, check=False)
