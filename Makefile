@@ -26,7 +26,8 @@ system:
 services:
 	scripts/ensure-services.sh
 
-# Enrich a real sample title end to end (embedded mode), or your own: make demo VIDEO=path
+# Enrich a small sample catalogue end to end (embedded mode), then recommend and search it;
+# make demo VIDEO=path enriches and shows your file in place of the sample bunny.
 demo: install system
 	$(PY) scripts/demo.py $(if $(VIDEO),--video "$(VIDEO)",)
 
