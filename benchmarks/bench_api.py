@@ -76,7 +76,7 @@ AGE_CLASSES = [  # (min age, probability, [(system, rating)])
 ]
 UNRATED, DOUBTFUL = 0.05, 0.05
 # HNSW settings used at 1M (the product's defaults unless changed here and said so)
-HNSW = {"hnsw_m": 16, "ef_construction": 40, "ef_search": 128}
+HNSW = {"hnsw_m": 32, "ef_construction": 80, "ef_search": 128}
 EF_SWEEP = (64, 256)  # efSearch values measured beside the default (recall and latency)
 ADJ = [
     "stormy",

@@ -163,8 +163,8 @@ class SpaceIndex:
         *,
         hnsw_min_size: int = 50_000,
         narrow: float = 2.5,
-        hnsw_m: int = 16,
-        ef_construction: int = 40,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
         ef_search: int = 128,
         ef_max: int = 2048,
     ) -> None:
@@ -406,8 +406,8 @@ class Catalog:
         hnsw_min_size: int = 50_000,
         narrow: float = 2.5,
         ef_search: int = 128,
-        hnsw_m: int = 16,
-        ef_construction: int = 40,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
     ) -> None:
         self.systems = tuple(systems)
         self.labels = tuple(labels)

@@ -129,8 +129,8 @@ class Recommender:
             [s.id for s in self.tax.rating_systems],
             labels,
             hnsw_min_size=int(env_number("COLDSTART_HNSW_MIN_SIZE", 50_000)),
-            hnsw_m=int(env_number("COLDSTART_HNSW_M", 16)),
-            ef_construction=int(env_number("COLDSTART_HNSW_EF_CONSTRUCTION", 40)),
+            hnsw_m=int(env_number("COLDSTART_HNSW_M", 32)),
+            ef_construction=int(env_number("COLDSTART_HNSW_EF_CONSTRUCTION", 80)),
             ef_search=int(env_number("COLDSTART_HNSW_EF_SEARCH", 128)),
         )
 
