@@ -179,6 +179,18 @@ def _leftover_of_this_process(owner: dict[str, Any]) -> bool:
     )
 
 
+def _superseded(owner: dict[str, Any], task_id: str | None, retries: int) -> bool:
+    """Whether ``owner`` is an earlier attempt of this very task (same Celery task id, fewer
+    retries). An attempt hands over to its retry only by ending, so such an entry is a
+    leftover whose release failed, even when the retry runs in another pool process; a
+    redelivered duplicate carries the same retry count and must still wait for its twin."""
+    return (
+        task_id is not None
+        and owner.get("task") == task_id
+        and (int(owner.get("retries") or 0) < retries)
+    )
+
+
 @dataclass
 class Ownership:
     settings: Settings
@@ -186,6 +198,8 @@ class Ownership:
     stage: str
     key: str
     resend: dict[str, Any] | None = None
+    task_id: str | None = None  # the Celery task, and which of its attempts this is
+    retries: int = 0
     token: str = field(default_factory=lambda: uuid.uuid4().hex)
     failure: str = ""
 
@@ -204,6 +218,7 @@ class Ownership:
                 current
                 and current.get("token") != self.token
                 and not _leftover_of_this_process(current)
+                and not _superseded(current, self.task_id, self.retries)
             ):
                 if not owner_dead(current, now, self.settings.stale_stage_s):
                     return "busy"
@@ -218,6 +233,8 @@ class Ownership:
                 "pid": os.getpid(),
                 "at": now.isoformat(),
                 "resend": self.resend,
+                "task": self.task_id,
+                "retries": self.retries,
             }
             entry["owners"] = owners
             entry["heartbeat_at"] = now.isoformat()
@@ -283,10 +300,19 @@ class Ownership:
 
 @contextlib.contextmanager
 def owning(
-    settings: Settings, run_id: int, stage: str, key: str, resend: dict[str, Any] | None
+    settings: Settings,
+    run_id: int,
+    stage: str,
+    key: str,
+    resend: dict[str, Any] | None,
+    *,
+    task_id: str | None = None,
+    retries: int = 0,
 ) -> Iterator[Ownership]:
     """Claim the work, heartbeat from a background thread while the body runs, release."""
-    own = Ownership(settings, run_id, stage, key, _jsonable(resend))
+    own = Ownership(
+        settings, run_id, stage, key, _jsonable(resend), task_id=task_id, retries=retries
+    )
     own.claim()
     stop = threading.Event()
 

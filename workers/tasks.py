@@ -270,7 +270,15 @@ def _owning(self: Task, settings: Settings, run_id: int, stage: Stage, key: str)
     alive stands down (Ignore: no result, no continuation; the twin sends the rest)."""
     resend = dict(self.signature_from_request(queue=stage.queue))
     try:
-        with heartbeat.owning(settings, run_id, stage.name, key, resend):
+        with heartbeat.owning(
+            settings,
+            run_id,
+            stage.name,
+            key,
+            resend,
+            task_id=self.request.id,
+            retries=self.request.retries or 0,
+        ):
             yield
     except heartbeat.StandDown as err:
         log.info("%s %s: another delivery owns it (%s); standing down", stage.name, key, err)

@@ -257,3 +257,44 @@ def test_dead_owner_on_this_machine_is_known_at_once() -> None:
     assert not owner_dead({"host": "elsewhere", "pid": proc.pid, "at": fresh}, now, 120)
     old = (now - timedelta(seconds=121)).isoformat()
     assert owner_dead({"host": "elsewhere", "pid": 1, "at": old}, now, 120)
+
+
+def test_a_retry_takes_over_its_earlier_attempt_from_another_pool_process(settings) -> None:
+    """A database outage made an attempt's release fail, so its owner entry stayed behind;
+    Celery ran the retry in another pool process (alive, so not a dead owner). The retry
+    (same task id, one more retry) takes over at once instead of waiting for the entry to go
+    stale past the soft time limit; a duplicate delivery of the same attempt still waits."""
+    from storage.migrate import upgrade
+    from workers.heartbeat import HOST, Ownership
+
+    url = settings.effective_database_url
+    upgrade(url)
+    with session_scope(url) as session:
+        title, _ = repo.get_or_create_title(
+            session,
+            sha256="ab" * 32,
+            size_bytes=1,
+            name="t",
+            source_uri="file:///t",
+            source_key="t",
+        )
+        run = repo.create_run(session, title)
+        repo.start_run(session, run, ["slow"])
+        run_id = run.id
+    earlier = Ownership(settings, run_id, "slow", "stage", task_id="task-1", retries=0)
+    assert earlier._claim_once() == "claimed"
+    # The earlier attempt's entry, as another live pool process of this worker left it.
+    with session_scope(url) as session:
+        run = repo.get_run(session, run_id, lock=True)
+        owners = dict(run.stages["slow"]["owners"])
+        owners["stage"] = {**owners["stage"], "host": HOST, "pid": os.getppid()}
+        repo.update_stage(session, run, "slow", owners=owners)
+    duplicate = Ownership(settings, run_id, "slow", "stage", task_id="task-1", retries=0)
+    assert duplicate._claim_once() == "busy"
+    other_task = Ownership(settings, run_id, "slow", "stage", task_id="task-2", retries=1)
+    assert other_task._claim_once() == "busy"
+    retry = Ownership(settings, run_id, "slow", "stage", task_id="task-1", retries=1)
+    assert retry._claim_once() == "claimed"
+    with session_scope(url) as session:
+        owner = repo.get_run(session, run_id).stages["slow"]["owners"]["stage"]
+    assert (owner["token"], owner["retries"], owner["pid"]) == (retry.token, 1, os.getpid())
