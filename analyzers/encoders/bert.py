@@ -15,6 +15,7 @@ architecture, pooling or head) stays with sentence-transformers.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,6 +62,16 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     from scipy.special import erf  # exact (erf) GELU, as BERT's "gelu"
 
     return 0.5 * x * (1.0 + erf(x * np.float32(1 / np.sqrt(2))))
+
+
+@functools.cache
+def _blas_threads() -> Any:
+    """One threadpoolctl controller per process: ``threadpool_limits`` re-scans the loaded
+    libraries on every call (0.2 ms quiet, ~2 ms on a busy machine: a search request's
+    query encode paid it each time)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class NumpyBert:
@@ -163,11 +174,9 @@ class NumpyBert:
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """(len(texts), dim) float32; batches of similar lengths, as sentence-transformers
         sorts them, so little is spent on padding."""
-        from threadpoolctl import threadpool_limits
-
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        with threadpool_limits(limits=self.threads, user_api="blas"):
+        with _blas_threads().limit(limits=self.threads, user_api="blas"):
             for i in range(0, len(order), max(1, batch_size)):
                 rows = order[i : i + batch_size]
                 enc = self.tokenizer.encode_batch([texts[j] for j in rows])
