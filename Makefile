@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install lock check-lock system services demo test lint format bench bench-scenes bench-speech bench-pipeline bench-tagging bench-chaos bench-api clean
+.PHONY: install lock check-lock system services demo test lint format bench bench-scenes bench-speech bench-pipeline bench-tagging bench-chaos bench-api bench-admin bench-embeddings clean
 
 install: $(STAMP)
 
