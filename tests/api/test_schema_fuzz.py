@@ -16,15 +16,12 @@ pytest 9.2 no longer has.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -40,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from storage import catalog, migrate, users
 from storage.db import session_scope
 from tests.api.seed import seed
-from tests.conftest import free_port
+from tests.conftest import serve_app
 from web.api.v1.services import Recommender
 from web.app import create_app
 from web.auth import hash_password
@@ -57,33 +54,6 @@ API_CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
-
-
-class LoopbackServer:
-    """uvicorn serving an app from a thread on 127.0.0.1 (the real HTTP stack)."""
-
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LoopbackServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @dataclass
@@ -144,8 +114,8 @@ def live_api(tmp_path, pg_url, mood_matcher) -> Iterator[LiveApi]:
         )
     app = create_app(settings)
     app.state.recommender = Recommender(settings, matcher=mood_matcher, poll_s=0.2)
-    with LoopbackServer(app) as server:
-        yield LiveApi(server.url, token, editor)
+    with serve_app(app) as url:
+        yield LiveApi(url, token, editor)
     app.state.recommender.close()
 
 

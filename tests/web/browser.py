@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import os
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import uvicorn
-
 from storage.db import dispose_engines
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, serve_app
 from web.app import create_app
 from workers.settings import Settings
 
@@ -35,21 +31,10 @@ def artifacts_dir() -> Path:
 @contextmanager
 def live_server(settings: Settings) -> Iterator[str]:
     """``create_app(settings)`` served on a free loopback port; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        with serve_app(create_app(settings)) as base:
+            yield base
     finally:
-        server.should_exit = True
-        thread.join(10)
         dispose_engines()
 
 
