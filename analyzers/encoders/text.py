@@ -37,10 +37,16 @@ class SentenceEncoder:
 
     A BERT checkpoint with mean pooling (MiniLM) runs in numpy (``analyzers.encoders.bert``,
     the same vectors to float precision) unless a device other than the CPU is asked for;
-    any other model goes through sentence-transformers."""
+    any other model goes through sentence-transformers. ``engine`` picks how that BERT runs:
+    None or "numpy", or "onnxruntime" (numpy when onnx cannot be imported; ``backend`` says
+    which ran). The vectors, and so ``model_id``, do not depend on it."""
 
     def __init__(
-        self, model: str | Path | None = None, device: str | None = None, batch_size: int = 32
+        self,
+        model: str | Path | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+        engine: str | None = None,
     ) -> None:
         # The weights are local: never let a missing file turn into a hub download.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -51,7 +57,8 @@ class SentenceEncoder:
 
         self.model: Any
         if device in (None, "auto", "cpu") and bert.supported(path):
-            self.model, self.backend = bert.NumpyBert(path), "numpy"
+            self.model = bert.NumpyBert(path, engine=engine or "numpy")
+            self.backend = self.model.engine
             self.dim = self.model.dim
         else:
             self.model, self.backend = _sentence_transformer(path, device), "sentence-transformers"
@@ -62,7 +69,7 @@ class SentenceEncoder:
         self.batch_size = batch_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        if self.backend == "numpy":
+        if self.backend != "sentence-transformers":
             vecs = self.model.encode(list(texts), batch_size=self.batch_size)
         else:
             vecs = self.model.encode(

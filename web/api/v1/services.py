@@ -301,7 +301,9 @@ class Recommender:
                 try:
                     from analyzers.encoders.text import SentenceEncoder
 
-                    self._encoder = SentenceEncoder()
+                    # A query's few tokens encode in about half the time in onnxruntime.
+                    engine = os.environ.get("COLDSTART_QUERY_ENCODER", "onnxruntime")
+                    self._encoder = SentenceEncoder(engine=engine)
                     self._matcher = MoodMatcher(self.tax, self._encoder.encode)
                 except Exception as err:  # EncoderUnavailable: search on filters alone
                     log.warning("MiniLM unavailable for search: %s", err)
