@@ -133,10 +133,11 @@ def test_incremental_updates_replace_vectors_and_facts() -> None:
     assert cat.spaces["fused"].hnsw is not None
     q = np.eye(8)[0]
     assert cat.search("fused", q, 1, Filter())[0][0] == 1
+    flt = Filter(ceiling=Ceiling.for_age(10))
+    assert cat.search("fused", q, 1, flt)[0][0] == 1  # this filter's masks are now cached
     # title 8 moves onto title 1's direction; title 1 is re-rated above the ceiling
     cat.upsert(_title(8, ("mpaa", "G", True)), {"fused": q})
     cat.upsert(_title(1, ("mpaa", "R", True)))
-    flt = Filter(ceiling=Ceiling.for_age(10))
     got = cat.search("fused", q, 8, flt)
     assert got[0][0] == 8 and 1 not in {i for i, _ in got}
     assert len(got) == 7  # the stale slot of title 8 is gone, not duplicated
@@ -197,3 +198,64 @@ def test_bulk_loaded_exact_scan_matches_brute_force(gather, monkeypatch) -> None
             if flt.admits(f):
                 cos = float(v @ query / np.linalg.norm(v) / np.linalg.norm(query))
                 assert scored[f.title_id] == pytest.approx(cos, abs=1e-5)
+
+
+def test_tier_graphs_answer_ceilings_with_titles_added_and_rerated_after_the_build(
+    monkeypatch,
+) -> None:
+    """The HNSW keeps graphs over ceiling-age prefixes of its slots (tiers). A ceiling walks
+    the smallest tier holding its titles; titles re-rated or added after the build lie beyond
+    every tier and are scored from their codes and merged: nothing above the ceiling, k
+    results, the same top-k as exact search, and the late titles found."""
+    import recommend.index as index_module
+
+    monkeypatch.setattr(index_module, "TIER_MIN", 200)
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(30, 16)).astype(np.float32)
+    n = 3000
+    vecs = centres[rng.integers(0, 30, n)] + 0.4 * rng.normal(size=(n, 16)).astype(np.float32)
+    pick = rng.choice(["G", "PG", "PG-13", "R"], n, p=[0.1, 0.2, 0.3, 0.4])
+    facts = [_title(t, ("mpaa", str(pick[t - 1]), True)) for t in range(1, n + 1)]
+    cat = new_catalog(hnsw_min_size=1, narrow=0.0, ef_search=64)
+    exact = new_catalog()
+    cat.bulk_load(facts, "fused", vecs)
+    exact.bulk_load(facts, "fused", vecs)
+    space = cat.spaces["fused"]
+    sizes = [size for size, _ in space.tiers]
+    ages = np.sort(space.slot_key[:n])
+    # tiers end where a ceiling age ends, each at most 1/1.6 of the next
+    assert sizes and all(ages[s - 1] < ages[s] for s in sizes)
+    assert all(b >= 1.6 * a for a, b in zip(sizes, [*sizes[1:], n], strict=False))
+    assert space.memory_bytes() > 0
+    # after the build: an R title re-rated G, a new G title, a G title made R
+    rerated, new, stricter = int(np.flatnonzero(pick == "R")[0]) + 1, n + 1, 0
+    stricter = int(np.flatnonzero(pick == "G")[0]) + 1
+    for c in (cat, exact):
+        c.upsert(_title(rerated, ("mpaa", "G", True)))
+        c.upsert(_title(new, ("mpaa", "G", True)), {"fused": vecs[rerated - 1] + 0.01})
+        c.upsert(_title(stricter, ("mpaa", "R", True)))
+    walked = []
+    real_graph = space._graph
+    monkeypatch.setattr(
+        space, "_graph", lambda *a, **kw: walked.append(kw["graph"]) or real_graph(*a, **kw)
+    )
+    flt = Filter(ceiling=Ceiling.for_rating(TAX, "mpaa", "G"))
+    got = [i for i, _ in cat.search("fused", vecs[rerated - 1], 20, flt)]
+    assert walked[-1] is not space.hnsw  # a tier, not the whole graph
+    assert set(got[:2]) == {rerated, new} and stricter not in got
+    recall = []
+    for ceiling in (Ceiling.for_age(0), Ceiling.for_rating(TAX, "mpaa", "PG"), None):
+        flt = Filter(ceiling=ceiling, exclude=frozenset({7}))
+        for q in rng.integers(0, n, 20):
+            got = cat.search("fused", vecs[q], 20, flt)
+            want = {i for i, _ in exact.search("fused", vecs[q], 20, flt)}
+            assert len(got) == len(want) == 20
+            assert all(flt.admits(cat.facts[i]) for i, _ in got)
+            recall.append(len({i for i, _ in got} & want) / 20)
+    assert np.mean(recall) >= 0.95
+    # more titles outside every tier than it merges: the whole graph, filtered, still k
+    monkeypatch.setattr(index_module, "OUTSIDE_MAX", 0)
+    flt = Filter(ceiling=Ceiling.for_age(0))
+    got = cat.search("fused", vecs[rerated - 1], 20, flt)
+    assert walked[-1] is space.hnsw
+    assert len(got) == 20 and all(flt.admits(cat.facts[i]) for i, _ in got)
