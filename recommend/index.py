@@ -27,10 +27,12 @@ instead (a gathered row costs ~``GATHER_COST`` times a row read in place).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +45,7 @@ TIER_GROWTH = 1.6  # each tier graph at most 1/1.6 of the next: extra links <= 1
 TIER_MIN = 4096  # no tier graph smaller than this (the exact scan covers such filters)
 OUTSIDE_MAX = 2048  # allowed slots beyond a tier scored exactly (fp16 rows gathered, ~0.5 ms)
 MASK_CACHE = 32  # filters whose masks are kept (per catalogue version)
+SCAN_SPLIT = 16_384  # rows per piece when an exact scan is split across threads
 
 
 @dataclass(frozen=True)
@@ -335,7 +338,7 @@ class SpaceIndex:
         slots[inside] = self.row_slot[rows[inside]]
         have = slots >= 0
         if have.any():
-            out[have] = self._scores(q, allowed)[slots[have]]
+            out[have] = self._scores(q, allowed)[0][slots[have]]
         return out
 
     def memory_bytes(self) -> int:
@@ -415,13 +418,16 @@ class SpaceIndex:
             dist, ids = storage.search(q[None, :], k, params=faiss.SearchParameters(sel=sel))
             keep = ids[0] >= 0
             return ids[0][keep], dist[0][keep]
-        scores = self._scores(q, allowed)
-        top = _top(scores, min(k, int(np.count_nonzero(allowed))))
+        scores, lo, hi = self._scores(q, allowed)
+        top = lo + _top(scores[lo:hi], min(k, int(np.count_nonzero(allowed))))
         return top, scores[top]
 
-    def _scores(self, q: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        """``q`` . the vector of every allowed slot (float32, exact), -inf elsewhere,
-        reading only the blocks that hold an allowed slot (or gathering a few)."""
+    def _scores(self, q: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """``q`` . the vector of every allowed slot (float32, exact), -inf elsewhere, and the
+        span of slots ``lo:hi`` outside which every score is -inf. Reads only the blocks that
+        hold an allowed slot (or gathers a few); a long read is split across the scan
+        threads, as one core's memory bandwidth bounds it (bench-api: 100k x 512 at a TV-PG
+        ceiling, 9 ms on one thread)."""
         assert self.vecs is not None
         n = self.n
         scores = np.full(n, -np.inf, dtype=np.float32)
@@ -430,16 +436,31 @@ class SpaceIndex:
         padded[:n] = allowed
         hot = padded.reshape(blocks, BLOCK).any(axis=1)
         count = int(np.count_nonzero(allowed))
+        if count == 0:
+            return scores, 0, 0
         if GATHER_COST * count < int(hot.sum()) * BLOCK:  # few and scattered
             idx = np.flatnonzero(allowed)
             scores[idx] = self.vecs[idx] @ q
-            return scores
+            return scores, int(idx[0]), int(idx[-1]) + 1
         edges = np.flatnonzero(np.diff(hot.astype(np.int8), prepend=0, append=0))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            lo, hi = a * BLOCK, min(n, b * BLOCK)
-            scores[lo:hi] = self.vecs[lo:hi] @ q
-        scores[~allowed] = -np.inf
-        return scores
+        pairs = zip(edges[::2], edges[1::2], strict=True)
+        runs = [(a * BLOCK, min(n, b * BLOCK)) for a, b in pairs]
+        vecs = self.vecs
+
+        def read(span: tuple[int, int]) -> None:
+            scores[span[0] : span[1]] = vecs[span[0] : span[1]] @ q  # BLAS frees the GIL
+
+        threads, rows = scan_threads(), sum(b - a for a, b in runs)
+        if threads < 2 or rows < 2 * SCAN_SPLIT:
+            for span in runs:
+                read(span)
+        else:
+            step = max(SCAN_SPLIT, -(-rows // threads))
+            pieces = [(a, min(b, a + step)) for lo, b in runs for a in range(lo, b, step)]
+            list(_scan_pool(threads).map(read, pieces))
+        lo, hi = runs[0][0], runs[-1][1]
+        scores[lo:hi][~allowed[lo:hi]] = -np.inf
+        return scores, lo, hi
 
     def _graph(
         self,
@@ -478,6 +499,18 @@ def load_faiss() -> Any:
     import faiss
 
     return faiss
+
+
+def scan_threads() -> int:
+    """Threads that split one long exact scan: ``COLDSTART_SCAN_THREADS``, default the cores
+    up to 4; 1 = no split. Each runs one-thread BLAS, so no spinning BLAS threads compete
+    with the other API workers when the machine is busy."""
+    return int(os.environ.get("COLDSTART_SCAN_THREADS") or min(4, os.cpu_count() or 1))
+
+
+@functools.cache
+def _scan_pool(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="scan")
 
 
 def _unit_rows(v: np.ndarray) -> np.ndarray:

@@ -169,15 +169,18 @@ def test_selective_filter_keeps_graph_recall() -> None:
     assert np.mean(recall) >= 0.95
 
 
-@pytest.mark.parametrize("gather", [False, True], ids=["block-runs", "gather"])
-def test_bulk_loaded_exact_scan_matches_brute_force(gather, monkeypatch) -> None:
+@pytest.mark.parametrize("how", ["block-runs", "gather", "split"])
+def test_bulk_loaded_exact_scan_matches_brute_force(how, monkeypatch) -> None:
     """A bulk load lays slots out by ceiling age and the exact scan reads only the blocks
-    that hold allowed slots (or gathers them): the same top-k and cosines as brute force,
-    across block boundaries, with titles added after the load at the end."""
+    that hold allowed slots (or gathers them, or splits long runs across threads): the same
+    top-k and cosines as brute force, across block boundaries, with titles added after the
+    load at the end."""
     import recommend.index as index_module
 
-    if gather:
+    if how == "gather":
         monkeypatch.setattr(index_module, "GATHER_COST", 10**6)
+    monkeypatch.setenv("COLDSTART_SCAN_THREADS", "3" if how == "split" else "1")
+    monkeypatch.setattr(index_module, "SCAN_SPLIT", 500)
     rng = np.random.default_rng(2)
     systems = [("mpaa", r) for r in ("G", "PG", "PG-13", "R")] + [("us-tv", "TV-MA")]
     n = 3 * index_module.BLOCK + 77

@@ -17,7 +17,6 @@ from fastapi import Depends, HTTPException, Security, status
 from fastapi.security import HTTPAuthorizationCredentials
 
 from storage import catalog
-from storage.db import session_scope
 from web.deps import API_BEARER, SettingsDep, bearer_token
 
 _BUCKETS: dict[str, tuple[float, float]] = {}  # token hash -> (tokens left, last refill)
@@ -52,17 +51,15 @@ def require_scope(scope: str) -> Callable[..., str]:
         token = bearer_token(credentials)
         if not token:
             raise _unauthorised("missing bearer token")
-        with session_scope(settings.effective_database_url) as session:
-            found = catalog.token_by_plaintext(session, token)
-            if found is None or found.revoked_at is not None:
-                raise _unauthorised("unknown or revoked token")
-            scopes, limit, key = list(found.scopes), found.rate_limit_per_min, found.token_hash
-            name = found.name
-        if scope not in scopes:
+        grant = catalog.token_grant(settings.effective_database_url, token)
+        if grant is None:
+            raise _unauthorised("unknown or revoked token")
+        name, limit = grant.name, grant.rate_limit_per_min
+        if scope not in grant.scopes:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"token {name!r} lacks the {scope!r} scope"
             )
-        wait = _take(key, limit)
+        wait = _take(grant.key, limit)
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
