@@ -136,3 +136,4 @@ def test_errors_show_no_stack_trace(app_settings: Settings) -> None:
     r = client.get("/admin/titles/99999")
     assert r.status_code == 404 and "Traceback" not in r.text
     assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"

@@ -5,14 +5,16 @@ to an app; every route checks a role (see ``web.auth.require_role``)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.admin import login, queue, runs, titles
 from web.admin.common import WEB_DIR, render
@@ -31,8 +33,7 @@ CSP = (
 )
 
 
-def _csp(request: Request) -> str:
-    settings = request.app.state.settings
+def _csp(settings: Any) -> str:
     media = ""
     if settings.object_store == "s3":  # the player follows a presigned URL to the store
         scheme = "https" if settings.s3_secure else "http"
@@ -40,18 +41,31 @@ def _csp(request: Request) -> str:
     return CSP.format(media=media)
 
 
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    if request.url.path.startswith("/admin"):
-        response.headers["Content-Security-Policy"] = _csp(request)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if "Cache-Control" not in response.headers:
-            response.headers["Cache-Control"] = "no-store"
-    return response
+class SecurityHeaders:
+    """The admin pages' security headers, as plain ASGI: Starlette's ``BaseHTTPMiddleware``
+    (``app.middleware("http")``) ran every API request through an extra task and stream."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/admin"):
+            await self.app(scope, receive, send)
+            return
+        csp = _csp(scope["app"].state.settings)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Security-Policy"] = csp
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["X-Frame-Options"] = "DENY"
+                headers["Referrer-Policy"] = "same-origin"
+                if "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:
@@ -82,7 +96,7 @@ def install(app: FastAPI) -> None:
     app.state.sign_in_limits = default_limits()
     app.include_router(router)
     app.mount("/admin/static", StaticFiles(directory=str(WEB_DIR / "static")), name="static")
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HTTPException, _http_error)
