@@ -141,6 +141,21 @@ class MoodMatcher:
                 self._cache.update(zip(missing, self.embed(missing), strict=True))
             return np.stack([self._cache[t] for t in texts])
 
+    def prepare(self, words: Sequence[str]) -> None:
+        """Encode in one batch the words not cached yet and the free text they would leave
+        (if none of them names a mood): at batch 1 the forward pass reads every weight of
+        the model, so a few short texts together cost about what one does, where a search
+        with new words paid one encode for the words and another for its free text."""
+        keys = [w.replace("-", " ") for w in words]
+        with self._lock:
+            missing = [k for k in dict.fromkeys(keys) if k not in self._cache]
+        if not missing:
+            return
+        known = [w for w, k in zip(words, keys, strict=True) if k not in missing]
+        moods = {w for w, m in zip(known, self.match(known), strict=True) if m is not None}
+        guess = " ".join(w for w in words if w not in moods)
+        self.vectors([*missing, guess] if guess else missing)
+
     def match(self, words: Sequence[str]) -> list[MoodMatch | None]:
         if not words:
             return []
@@ -173,6 +188,8 @@ def parse(
         out.ceiling = replace(base, max_age=min(age, base.max_age))
     words = [w for w in re.findall(r"[a-z][a-z'-]*", text.lower()) if w not in STOPWORDS]
     free: list[str] = []
+    if matcher is not None:
+        matcher.prepare(words)
     matches = matcher.match(words) if matcher is not None else [None] * len(words)
     seen: set[str] = set()
     for word, match in zip(words, matches, strict=True):

@@ -56,3 +56,23 @@ def test_scary_under_a_negation_is_a_ceiling_not_a_mood(mood_matcher) -> None:
     got = parse("nothing too scary please", TAX, mood_matcher)
     assert got.viewer_age == 10 and not got.moods
     assert parse("something scary", TAX, mood_matcher).moods[0].label == "eerie"
+
+
+def test_new_words_and_the_free_text_they_leave_are_encoded_in_one_batch(mood_matcher) -> None:
+    """A query with words the matcher has not seen encodes them together with its free text
+    (one forward pass), so the search's free-text lookup then finds it cached."""
+    from recommend.query import MoodMatcher
+
+    calls: list[list[str]] = []
+
+    def embed(texts):
+        calls.append(list(texts))
+        return mood_matcher.embed(texts)
+
+    matcher = MoodMatcher(TAX, embed)
+    parse("something creepy", TAX, matcher)  # "creepy" is now known to name a mood
+    calls.clear()
+    got = parse("creepy lighthouse keeper", TAX, matcher)
+    assert [m.label for m in got.moods] == ["eerie"] and got.free_text == "lighthouse keeper"
+    matcher.vectors([got.free_text])  # what the search service asks for next
+    assert calls == [["lighthouse", "keeper", "lighthouse keeper"]]
