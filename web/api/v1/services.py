@@ -13,7 +13,11 @@ it moves to the HNSW graph), ``COLDSTART_HNSW_M``, ``COLDSTART_HNSW_EF_CONSTRUCT
 (faiss) run ``COLDSTART_API_THREADS`` threads (1): uvicorn runs a process per core, and a
 second thread per query only spins against the other processes (bench-api: a 20k x 512
 product took 14 ms at the median with 2 BLAS threads on a busy 2-core machine, 1.4-4.7 ms
-with one).
+with one). One long exact scan is instead split across ``COLDSTART_SCAN_THREADS`` threads
+(the cores, up to 4), each with one-thread BLAS: one core's memory bandwidth bounds the scan,
+and threads that finish sleep rather than spin. The HNSW graph keeps tier graphs per ceiling
+age (``recommend.index``), built at load; titles added later are merged exactly, so a long-
+running process with many new titles walks larger tiers until a restart re-lays them out.
 """
 
 from __future__ import annotations
