@@ -383,7 +383,10 @@ class SpaceIndex:
                 size, graph = tier_size, tier
                 break
         inside = int(np.count_nonzero(allowed[:size]))
-        slots, scores = self._graph(q, k, allowed, inside / size, graph=graph, whole=inside == size)
+        slots, scores = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        if inside:
+            whole = inside == size
+            slots, scores = self._graph(q, k, allowed, inside / size, graph=graph, whole=whole)
         if len(slots) < min(k, inside):  # the walk missed some: never return fewer
             return self._exact(q, k, allowed)
         if inside < count:
@@ -662,7 +665,11 @@ class Catalog:
         return int(self.alive[: self.n].sum())
 
     def _cached(self, key: tuple[Any, ...], build: Callable[[], np.ndarray]) -> np.ndarray:
-        """``build()`` once per key and catalogue version (callers copy before changing it)."""
+        """``build()`` once per key and catalogue version (callers copy before changing it).
+        A recency filter is not kept: its cut-off moves with the clock, so every request
+        would evict a recurring ceiling's masks."""
+        if key[-1] is not None:  # released_after
+            return build()
         with self.lock:
             hit = self._masks.get(key)
             if hit is None or hit[0] != self.version:
