@@ -30,7 +30,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("numpy", "onnxruntime")
+# "onnxruntime-int8": the graph with int8 weights (per channel), an opt-in for the API's
+# query encoder: a quarter of the weight bytes a batch-1 pass streams (2.6x faster here), at
+# a cosine of ~0.99 to the float32 vectors, so its vectors are not the others'.
+ENGINES = ("numpy", "onnxruntime", "onnxruntime-int8")
 
 
 def _read(path: Path) -> Any:
@@ -113,8 +116,8 @@ class NumpyBert:
         # The engine actually used: onnxruntime falls back to numpy when it cannot be imported.
         self.engine = "numpy"
         self.session: Any = None
-        if engine == "onnxruntime":
-            self._start_onnx()
+        if engine.startswith("onnxruntime"):
+            self._start_onnx(int8=engine.endswith("int8"))
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         # The file pads to a fixed 128 and truncates there; sentence-transformers pads to the
         # longest in the batch and truncates at its max_seq_length.
@@ -122,7 +125,7 @@ class NumpyBert:
         pad_id = int(cfg.get("pad_token_id", 0) or 0)
         self.tokenizer.enable_padding(pad_id=pad_id, pad_token=self.tokenizer.id_to_token(pad_id))
 
-    def _start_onnx(self) -> None:
+    def _start_onnx(self, int8: bool = False) -> None:
         try:
             from analyzers.encoders import bert_onnx
         except ImportError as err:
@@ -133,10 +136,10 @@ class NumpyBert:
         # numpy's copy, the graph and its bytes go as soon as each is used, so that loading
         # peaks lower and the loaded encoder holds one copy.
         self.w = {}
-        data = model.SerializeToString()
+        data = bert_onnx.int8(model) if int8 else model.SerializeToString()
         del model
         self.session = bert_onnx.session(data, self.threads)
-        self.engine = "onnxruntime"
+        self.engine = "onnxruntime-int8" if int8 else "onnxruntime"
 
     def _arrange(self, w: dict[str, np.ndarray], prefix: str) -> dict[str, Any]:
         """Weights as the forward pass uses them: linear layers transposed to (in, out) and

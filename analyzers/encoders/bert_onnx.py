@@ -126,6 +126,21 @@ def build_model(w: dict[str, Any], heads: int, eps: float, dim: int) -> onnx.Mod
     return model
 
 
+def int8(model: onnx.ModelProto) -> bytes:
+    """``model`` with int8 weights per output channel (onnxruntime's dynamic quantisation:
+    activations are quantised per call), as bytes."""
+    import tempfile
+    from pathlib import Path
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
+        onnx.save(model, src)
+        quantize_dynamic(src, dst, weight_type=QuantType.QInt8, per_channel=True)
+        return dst.read_bytes()
+
+
 def session(model: onnx.ModelProto | bytes, threads: int | None = 1) -> ort.InferenceSession:
     """A CPU session; ``threads`` intra-op threads (None: onnxruntime's default, one per core)."""
     opts = ort.SessionOptions()

@@ -91,6 +91,21 @@ def test_onnxruntime_engine_gives_the_numpy_vectors() -> None:
     assert np.abs(enc.encode(texts[:3]) - ref.encode(texts[:3])).max() < 1e-5
 
 
+def test_int8_engine_is_close_to_float32_and_named_apart() -> None:
+    """The opt-in int8 query encoder: vectors near the float32 ones (but not equal: they are
+    a different model id, so nothing caches one for the other)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    texts = [*TEXTS, "word", "cozy rainy mystery", "a lighthouse keeper's storm"]
+    ref = SentenceEncoder(engine="onnxruntime")
+    small = SentenceEncoder(engine="onnxruntime-int8")
+    assert small.backend == "onnxruntime-int8"
+    assert small.model_id != ref.model_id and small.model_id.startswith(ref.model_id)
+    cos = _cosines(small.encode(texts), ref.encode(texts))
+    assert cos.min() > 0.95 and cos.mean() > 0.98
+    assert cos.min() < 0.99999  # really quantised
+
+
 def test_onnxruntime_engine_falls_back_to_numpy_without_onnx(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
