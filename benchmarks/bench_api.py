@@ -1169,7 +1169,9 @@ def main() -> int:
         for section in ("http", "index"):
             if section not in only and section in prev:
                 res[section] = prev[section]
-                res.setdefault("from_earlier_run", {})[section] = prev.get("date")
+                # the date of the run that measured it (which may itself have kept it)
+                when = prev.get("from_earlier_run", {}).get(section, prev.get("date"))
+                res.setdefault("from_earlier_run", {})[section] = when
     res["not_run"] = sorted(s for s in ("http", "index") if s not in res)
     goals = goals_of(res, sizes)
     res["goals"] = goals
