@@ -664,12 +664,15 @@ class Catalog:
     def __len__(self) -> int:
         return int(self.alive[: self.n].sum())
 
-    def _cached(self, key: tuple[Any, ...], build: Callable[[], np.ndarray]) -> np.ndarray:
-        """``build()`` once per key and catalogue version (callers copy before changing it).
-        A recency filter is not kept: its cut-off moves with the clock, so every request
-        would evict a recurring ceiling's masks."""
-        if key[-1] is not None:  # released_after
+    def _cached(
+        self, kind: tuple[str, ...], flt: Filter, build: Callable[[], np.ndarray]
+    ) -> np.ndarray:
+        """``build()`` once per mask kind, filter (exclusions aside) and catalogue version;
+        callers copy before changing it. A recency filter is not kept: its cut-off moves
+        with the clock, so every request would evict a recurring ceiling's masks."""
+        if flt.released_after is not None:
             return build()
+        key = (*kind, flt.ceiling, flt.max_duration_s)
         with self.lock:
             hit = self._masks.get(key)
             if hit is None or hit[0] != self.version:
@@ -679,29 +682,25 @@ class Catalog:
                 self._masks.popitem(last=False)
             return hit[1]
 
-    @staticmethod
-    def _filter_key(flt: Filter) -> tuple[Any, ...]:
-        return (flt.ceiling, flt.max_duration_s, flt.released_after)
+    def _excluded_rows(self, flt: Filter) -> np.ndarray:
+        rows = [self.row_of[t] for t in flt.exclude if t in self.row_of]
+        return np.array(rows, dtype=np.int64)
 
     def mask(self, flt: Filter) -> np.ndarray:
         """The rows ``flt`` admits (a new array)."""
-        m = self._cached(("rows", *self._filter_key(flt)), lambda: self._rows_mask(flt)).copy()
-        for title_id in flt.exclude:
-            row = self.row_of.get(title_id)
-            if row is not None:
-                m[row] = False
+        m = self._cached(("rows",), flt, lambda: self._rows_mask(flt)).copy()
+        m[self._excluded_rows(flt)] = False
         return m
 
     def slots(self, name: str, flt: Filter) -> np.ndarray:
         """The slots of space ``name`` whose titles ``flt`` admits (a new array)."""
         index = self.spaces[name]
-        key = ("slots", name, *self._filter_key(flt))
         base = Filter(flt.ceiling, flt.max_duration_s, flt.released_after)
-        m = self._cached(key, lambda: index.allowed_slots(self.mask(base))).copy()
-        for title_id in flt.exclude:
-            row = self.row_of.get(title_id)
-            if row is not None and row < index.row_slot.shape[0] and index.row_slot[row] >= 0:
-                m[index.row_slot[row]] = False
+        m = self._cached(("slots", name), flt, lambda: index.allowed_slots(self.mask(base)))
+        m = m.copy()
+        rows = self._excluded_rows(flt)
+        slots = index.row_slot[rows[rows < index.row_slot.shape[0]]]
+        m[slots[slots >= 0]] = False
         return m
 
     def _rows_mask(self, flt: Filter) -> np.ndarray:
@@ -765,10 +764,11 @@ class Catalog:
             if len(idx) == 0 or k <= 0:
                 return []
             scores = np.zeros(len(idx), dtype=np.float32)
-            cols = [self.label_col[lab] for lab in label_weights or {} if lab in self.label_col]
-            if cols:  # only the weighted labels' columns are read
-                w = np.array([label_weights[self.labels[c]] for c in cols], dtype=np.float32)
-                scores += self.label_mat[np.ix_(idx, cols)] @ w
+            pairs = [(self.label_col[lab], w) for lab, w in (label_weights or {}).items()
+                     if lab in self.label_col]  # fmt: skip
+            if pairs:  # only the weighted labels' columns are read
+                cols, weights = zip(*pairs, strict=True)
+                scores += self.label_mat[np.ix_(idx, cols)] @ np.array(weights, dtype=np.float32)
             index = self.spaces.get(space) if space else None
             if index is not None and space is not None and query is not None:
                 scores += space_weight * index.cosines(query, idx, self.slots(space, flt), k)
