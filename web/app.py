@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from web import admin
+from web import admin, heap
 from web.api.v1 import routes as api_v1
 from web.routes import ingest, ops
 from workers.settings import Settings, get_settings
@@ -23,8 +23,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # What exists when the server starts (modules, routes, templates) lives as long as it:
     # frozen out of the cyclic collector, a full collection walks only the requests' own
     # objects (it walked ~180k startup objects, up to 150 ms, the title page's p95).
-    gc.collect()
-    gc.freeze()
+    heap.settle()
     try:
         yield
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
@@ -11,7 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from workers.settings import Settings
 
 
-def get_app_settings(request: Request) -> Settings:
+def env_number(name: str, default: float) -> float:
+    """A number from the environment; ``default`` when unset or empty."""
+    return float(os.environ.get(name) or default)
+
+
+async def get_app_settings(request: Request) -> Settings:
+    # async: FastAPI runs a plain function dependency in its threadpool, a hop per request
     return request.app.state.settings
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -98,13 +99,31 @@ def test_token_scopes_revocation_and_rate_limit(client, api_settings, tokens) ->
     with session_scope(api_settings.effective_database_url) as session:
         token = catalog.token_by_plaintext(session, tokens["read"])
         catalog.revoke_token(session, token.prefix)
-    assert client.get("/api/v1/changes", headers=auth(tokens["read"])).status_code == 401
+    # a live grant is kept for COLDSTART_TOKEN_CACHE_S (1 s by default): refused after that
+    revoked_at = time.monotonic()
+
+    def refused() -> bool:
+        return client.get("/api/v1/changes", headers=auth(tokens["read"])).status_code == 401
+
+    assert wait_for(refused, timeout=5.0, every=0.1)
+    assert time.monotonic() - revoked_at < 2.5
     codes = [
         client.get("/api/v1/changes", headers=auth(tokens["slow"])).status_code for _ in range(3)
     ]
     assert codes == [200, 200, 429]
     limited = client.get("/api/v1/changes", headers=auth(tokens["slow"]))
     assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_revocation_is_immediate_without_the_grant_cache(
+    client, api_settings, tokens, monkeypatch
+) -> None:
+    monkeypatch.setenv("COLDSTART_TOKEN_CACHE_S", "0")
+    assert client.get("/api/v1/export", headers=auth(tokens["export"])).status_code == 200
+    with session_scope(api_settings.effective_database_url) as session:
+        token = catalog.token_by_plaintext(session, tokens["export"])
+        catalog.revoke_token(session, token.prefix)
+    assert client.get("/api/v1/export", headers=auth(tokens["export"])).status_code == 401
 
 
 def test_keyset_pages_stay_consistent_under_concurrent_updates(

@@ -42,7 +42,9 @@ from storage import vectors
 from storage.db import session_scope
 from storage.documents import title_document, title_summary
 from storage.models import SpaceStatus
+from web import heap
 from web.api.v1.schemas import CeilingIn, RatingOut, TitleHit
+from web.deps import env_number
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,6 @@ SPACE_PREFERENCE = ("fused", "profile", "text", "visual", "style")
 # a higher id: the feed re-reads ids it skipped for this long (and at most this many).
 GAP_WAIT_S, GAP_MAX = 120.0, 10_000
 TEXT_SPACE = "text"
-
-
-def env_number(name: str, default: float) -> float:
-    return float(os.environ.get(name) or default)
 
 
 def style_words(shots: int, mean_luma: float | None, duration_s: float | None) -> tuple[str, ...]:
@@ -142,6 +140,7 @@ class Recommender:
         with self._lock:
             if self.catalog is None:
                 self.catalog = self.load()  # the HNSW build may use every core
+                heap.settle()  # the index lives as long as the process
                 from threadpoolctl import threadpool_limits
 
                 threadpool_limits(int(env_number("COLDSTART_API_THREADS", 1)))
@@ -152,7 +151,7 @@ class Recommender:
 
     def load(self) -> Catalog:
         cat = self.new_catalog()
-        with session_scope(self.url) as session:
+        with heap.collector_paused(), session_scope(self.url) as session:
             self.last_event = cat_store.last_event_id(session)
             for row in cat_store.iter_index_rows(session):
                 cat.upsert(facts_for(row, self.tax))
@@ -193,6 +192,7 @@ class Recommender:
         reload = any(topic.startswith("space.") for _, topic, _ in todo)
         if reload:
             self.catalog = self.load()
+            heap.settle()  # frees the old index's cycles, freezes the new one
         else:
             for title_id in dict.fromkeys(t for _, _, t in todo if t is not None):
                 self.refresh(title_id)
