@@ -12,14 +12,14 @@ LOCAL_SCHEME = "local://"
 S3_SCHEME = "s3://"
 
 
-def store_for_bucket(settings: Settings, bucket: str) -> ObjectStore:
+def store_for_bucket(settings: Settings, bucket: str, *, create_bucket: bool = True) -> ObjectStore:
     """The store holding ``bucket``: a sub-directory locally, a real bucket on S3."""
     if settings.object_store == "s3":
-        return s3_store(settings, bucket)
+        return s3_store(settings, bucket, create_bucket=create_bucket)
     return LocalObjectStore(settings.effective_store_dir / bucket, name=f"local:{bucket}")
 
 
-def s3_store(settings: Settings, bucket: str) -> S3ObjectStore:
+def s3_store(settings: Settings, bucket: str, *, create_bucket: bool = True) -> S3ObjectStore:
     """An S3 store even in embedded mode (``coldstart ingest s3://...``)."""
     return S3ObjectStore.connect(
         settings.s3_endpoint,
@@ -28,6 +28,10 @@ def s3_store(settings: Settings, bucket: str) -> S3ObjectStore:
         bucket,
         secure=settings.s3_secure,
         region=settings.s3_region,
+        connect_timeout_s=settings.s3_connect_timeout_s,
+        read_timeout_s=settings.s3_read_timeout_s,
+        retries=settings.s3_client_retries,
+        create_bucket=create_bucket,
     )
 
 
@@ -35,8 +39,9 @@ def incoming_store(settings: Settings) -> ObjectStore:
     return store_for_bucket(settings, settings.incoming_bucket)
 
 
-def derived_store(settings: Settings) -> ObjectStore:
-    return store_for_bucket(settings, settings.derived_bucket)
+def derived_store(settings: Settings, *, create_bucket: bool = True) -> ObjectStore:
+    """``create_bucket=False`` for readers (the admin view): no S3 call until a read."""
+    return store_for_bucket(settings, settings.derived_bucket, create_bucket=create_bucket)
 
 
 def object_uri(settings: Settings, bucket: str, key: str) -> str:
@@ -57,8 +62,11 @@ def parse_object_uri(uri: str) -> tuple[str, str, str]:
     raise InvalidObjectKey(f"not an object URI: {uri!r}")
 
 
-def store_for_uri(settings: Settings, uri: str) -> tuple[ObjectStore, str]:
+def store_for_uri(
+    settings: Settings, uri: str, *, create_bucket: bool = True
+) -> tuple[ObjectStore, str]:
+    """The store and key of an object URI; ``create_bucket=False`` makes no S3 call."""
     scheme, bucket, key = parse_object_uri(uri)
     if scheme == S3_SCHEME:
-        return s3_store(settings, bucket), key
+        return s3_store(settings, bucket, create_bucket=create_bucket), key
     return LocalObjectStore(settings.effective_store_dir / bucket, name=f"local:{bucket}"), key

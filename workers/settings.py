@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("minioadmin")
     s3_secure: bool = False
     s3_region: str | None = None
+    s3_connect_timeout_s: float = Field(
+        5.0, gt=0, description="Seconds to connect to S3 before the call fails as transient."
+    )
+    s3_read_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds S3 may stay silent mid-request before it fails."
+    )
+    s3_client_retries: int = Field(
+        2, ge=0, description="Retries inside one S3 call; the fleet's own retries follow."
+    )
     incoming_bucket: str = "incoming"
     incoming_prefix: str = ""
     derived_bucket: str = "derived"

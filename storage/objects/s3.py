@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, cast
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 
@@ -13,6 +15,32 @@ from storage.objects.base import HashingReader, ObjectInfo, ObjectNotFound
 from storage.objects.keys import validate_key
 
 PART_SIZE = 16 * 1024 * 1024  # multipart upload part; bounds memory per upload
+
+# minio's own defaults wait 5 minutes to connect and to read, and retry 5 times: a
+# black-holed endpoint held a request for up to half an hour, long enough for a stage to hit
+# its time limit (a permanent failure) and for the admin view's threads to run out. These
+# fail fast as a transient error instead; the workers' own retries (with backoff) take over.
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 60.0
+CLIENT_RETRIES = 2
+
+
+def http_client(
+    *,
+    connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    read_timeout_s: float = READ_TIMEOUT_S,
+    retries: int = CLIENT_RETRIES,
+) -> urllib3.PoolManager:
+    """minio's connection pool, with bounded timeouts and retries."""
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+        retries=urllib3.Retry(
+            total=retries, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+        ),
+    )
 
 
 class S3ObjectStore:
@@ -37,11 +65,22 @@ class S3ObjectStore:
         *,
         secure: bool = False,
         region: str | None = None,
+        connect_timeout_s: float = CONNECT_TIMEOUT_S,
+        read_timeout_s: float = READ_TIMEOUT_S,
+        retries: int = CLIENT_RETRIES,
+        create_bucket: bool = True,
     ) -> S3ObjectStore:
         client = Minio(
-            endpoint, access_key=access_key, secret_key=secret_key, secure=secure, region=region
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=http_client(
+                connect_timeout_s=connect_timeout_s, read_timeout_s=read_timeout_s, retries=retries
+            ),
         )
-        return cls(client, bucket)
+        return cls(client, bucket, create_bucket=create_bucket)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{validate_key(key)}"

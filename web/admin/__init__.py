@@ -81,10 +81,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return await http_exception_handler(request, exc)  # the API keeps its JSON errors
     if "hx-request" in request.headers:
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=exc.headers)
-    return render(
+    response = render(
         request, "error.html", {"status": exc.status_code, "message": str(exc.detail)},
         status_code=exc.status_code,
     )  # fmt: skip
+    response.headers.update(exc.headers or {})  # Retry-After, WWW-Authenticate
+    return response
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
