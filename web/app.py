@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from web import admin, heap
+from web import admin, errors, heap
 from web.api.v1 import routes as api_v1
 from web.routes import ingest, ops
 from workers.settings import Settings, get_settings
@@ -37,4 +37,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(api_v1.router)
     admin.install(app)
+    errors.install(app)
     return app

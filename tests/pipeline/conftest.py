@@ -7,13 +7,10 @@ DB number, flushed) and starts/kills workers with the same ``COLDSTART_*`` envir
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import signal
-import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,7 +27,7 @@ from storage import repository as repo
 from storage.db import dispose_engines, session_scope
 from storage.models import RunStatus
 from storage.objects import S3ObjectStore, put_file
-from tests.conftest import ROOT, S3_KEY, S3_SECRET, VENV_BIN, MotoServer, ffmpeg, free_port
+from tests.conftest import ROOT, S3_KEY, S3_SECRET, VENV_BIN, MotoServer, ffmpeg
 from workers.settings import Settings
 
 REDIS_URL = os.environ.get("COLDSTART_TEST_REDIS", "redis://127.0.0.1:6379/5")
@@ -327,79 +324,6 @@ def fleet_factory(
         f.close()
         _flush_broker(f.settings.broker_url)
     dispose_engines()
-
-
-# --- an S3 endpoint that can go away ------------------------------------------------------------
-
-
-class FlakyProxy:
-    """A TCP proxy in front of the S3 server. ``outage(s)`` closes the port and drops every
-    connection for ``s`` seconds: to the workers, the S3 endpoint is down (connection
-    refused), while the server behind keeps its objects (moto keeps state in memory)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target = ("127.0.0.1", target_port)
-        self.port = free_port()
-        self.endpoint = f"127.0.0.1:{self.port}"
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self.start()
-
-    def start(self) -> None:
-        srv = socket.socket()
-        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        srv.bind(("127.0.0.1", self.port))
-        srv.listen(64)
-        self._listener = srv
-        threading.Thread(target=self._accept, args=(srv,), daemon=True).start()
-
-    def stop(self) -> None:
-        if self._listener is not None:
-            # shutdown() first: close() alone leaves a socket blocked in accept() listening.
-            with contextlib.suppress(OSError):
-                self._listener.shutdown(socket.SHUT_RDWR)
-            self._listener.close()
-            self._listener = None
-        with self._lock:
-            for c in self._conns:
-                with contextlib.suppress(OSError):
-                    c.shutdown(socket.SHUT_RDWR)
-                c.close()
-            self._conns.clear()
-
-    def outage(self, seconds: float) -> None:
-        self.stop()
-        time.sleep(seconds)
-        self.start()
-
-    def _accept(self, srv: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = srv.accept()
-            except OSError:
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a: socket.socket, b: socket.socket) -> None:
-        try:
-            while data := a.recv(65536):
-                b.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (a, b):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture(autouse=True)

@@ -25,11 +25,11 @@ from storage.models import (
     TranscriptSegment,
 )
 from tests.analyzers.speech_media import sentences_with_gaps
+from tests.netfaults import FlakyProxy
 from tests.pipeline.conftest import (
     AMQP_URL,
     PLUGINS,
     TOKEN,
-    FlakyProxy,
     Fleet,
     merge_events,
     minio_event,

@@ -5,10 +5,7 @@ held for minio's 5-minute waits (which ran the admin view out of threads)."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +17,7 @@ from storage import repository as repo
 from storage.db import dispose_engines, session_scope
 from storage.objects import put_file
 from tests.conftest import S3_KEY, S3_SECRET, MotoServer
+from tests.netfaults import black_hole
 from tests.web.test_admin_auth import PASSWORD, _login
 from web.app import create_app
 from web.auth import hash_password
@@ -48,29 +46,6 @@ def _stored(settings: Settings, tmp_path: Path) -> str:
     src.write_bytes(VIDEO)
     put_file(incoming_store(settings), "up/a.mp4", src, content_type="video/mp4")
     return object_uri(settings, settings.incoming_bucket, "up/a.mp4")
-
-
-@contextlib.contextmanager
-def black_hole() -> Iterator[str]:
-    """A loopback port whose accept queue is full: the kernel drops new SYNs, so a connect
-    hangs as to a firewalled or dead host (not refused, which fails at once)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    address = server.getsockname()
-    fillers = []
-    for _ in range(2):  # Linux queues backlog + 1; one more in case the kernel rounds up
-        c = socket.socket()
-        c.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            c.connect(address)
-        fillers.append(c)
-    try:
-        yield f"{address[0]}:{address[1]}"
-    finally:
-        for c in fillers:
-            c.close()
-        server.close()
 
 
 def test_local_source_answers_byte_ranges_and_needs_a_login(tmp_path: Path) -> None:
@@ -133,6 +108,20 @@ def test_unreachable_s3_with_default_settings_is_a_prompt_503(tmp_path: Path) ->
             r = client.get(f"/admin/titles/{title_id}/video", follow_redirects=False)
             assert r.status_code == 503, r.text
             assert "unreachable" in r.text and r.headers["retry-after"] == "30"
+        finally:
+            dispose_engines()
+
+
+def test_a_bucket_name_s3_refuses_is_404_without_a_call(tmp_path: Path) -> None:
+    """'in' is too short for S3: refused before any request (the endpoint would hang)."""
+    with black_hole() as endpoint:
+        settings = Settings(data_dir=tmp_path / "var", object_store="s3",
+                            s3_endpoint=endpoint)  # fmt: skip
+        client, title_id = _client(settings, "s3://in/up/a.mp4")
+        try:
+            assert _login(client, "v@example.com").status_code == 303
+            r = client.get(f"/admin/titles/{title_id}/video", follow_redirects=False)
+            assert r.status_code == 404 and "not in an object store" in r.text
         finally:
             dispose_engines()
 

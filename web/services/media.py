@@ -22,7 +22,7 @@ PRESIGN_TTL = timedelta(hours=2)
 def source_video(settings: Settings, title: Title) -> Response:
     try:
         store, key = store_for_uri(settings, title.source_uri, create_bucket=False)
-    except (InvalidObjectKey, ValueError) as err:  # ValueError: a bucket name S3 refuses
+    except (InvalidObjectKey, ValueError) as err:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "the source is not in an object store"
         ) from err
@@ -44,6 +44,10 @@ def _presigned_redirect(store: S3ObjectStore, key: str) -> Response:
     # asks S3 for it, so an unreachable store answers 503 after the client's timeouts.
     try:
         url = store.client.presigned_get_object(store.bucket, key, expires=PRESIGN_TTL)
+    except ValueError as err:  # a bucket name S3 refuses
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "the source is not in an object store"
+        ) from err
     except Exception as err:
         _unavailable_if_transient(err)
         raise

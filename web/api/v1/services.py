@@ -45,6 +45,7 @@ from storage.models import SpaceStatus
 from web import heap
 from web.api.v1.schemas import CeilingIn, RatingOut, TitleHit
 from web.deps import env_number
+from workers.errors import is_transient
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ SPACE_PREFERENCE = ("fused", "profile", "text", "visual", "style")
 # Outbox ids come from a sequence at insert time, so a transaction may commit after one with
 # a higher id: the feed re-reads ids it skipped for this long (and at most this many).
 GAP_WAIT_S, GAP_MAX = 120.0, 10_000
+FOLLOW_BACKOFF_MAX_S = 2.0  # polls while the database is down; catch-up within this
 TEXT_SPACE = "text"
 
 
@@ -214,11 +216,25 @@ class Recommender:
         }
 
     def _follow(self) -> None:
-        while not self._stop.wait(self.poll_s):
+        # A failed poll is retried; while the database is down, with a back-off and one log
+        # line per outage rather than a traceback four times a second.
+        delay, down_since = self.poll_s, None
+        while not self._stop.wait(delay):
             try:
                 self.apply_events()
-            except Exception:  # a failed poll is retried on the next tick
-                log.exception("change feed poll failed")
+            except Exception as err:
+                if not is_transient(err):
+                    log.exception("change feed poll failed")
+                    continue
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("change feed paused, database unreachable: %s", err)
+                delay = min(FOLLOW_BACKOFF_MAX_S, delay * 2)
+                continue
+            if down_since is not None:
+                log.warning("change feed resumed after %.1f s", time.monotonic() - down_since)
+                down_since = None
+            delay = self.poll_s
 
     def close(self) -> None:
         self._stop.set()
