@@ -1,6 +1,7 @@
 """Engines and sessions.
 
-SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL uses psycopg 3.
+SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL uses psycopg 3, with bounded
+connect and dead-peer timeouts.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
+# libpq's defaults wait as long as the kernel does: a connect to a dead host takes about two
+# minutes (SYN retries) and a query to a host that died mid-way waits for TCP keepalive,
+# two hours. These give up in seconds, so the caller's retry (a stage's back-off, the API's
+# 503) takes over; a parameter given in the URL wins.
+POSTGRES_CONNECT_DEFAULTS = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,  # ms without an acknowledgement of what was sent
+}
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     parsed = make_url(url)
@@ -39,7 +54,10 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    connect_args = {k: v for k, v in POSTGRES_CONNECT_DEFAULTS.items() if k not in parsed.query}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=5, connect_args=connect_args
+    )
 
 
 _ENGINES: dict[str, Engine] = {}
