@@ -998,8 +998,9 @@ def goals_of(res: dict, sizes: list[int]) -> list[dict]:
 
 NOTES = (
     "The machine has 2 cores shared with other engineers' test suites and benchmarks: the "
-    "load average is recorded per section. Latency over HTTP includes the token check (one "
-    "PostgreSQL query per request), the ASGI stack and JSON; one client, sequential requests.",
+    "load average is recorded per section. Latency over HTTP includes the token check (its "
+    "grant read from PostgreSQL at most once a second per token and process, "
+    "COLDSTART_TOKEN_CACHE_S), the ASGI stack and JSON; one client, sequential requests.",
     "Every timed search carries new free text, so MiniLM encodes it in the request (its "
     "words recur and are cached, as real queries' do). The API runs it as an onnxruntime "
     "graph (COLDSTART_QUERY_ENCODER): ~3-4 ms at batch 1 where the numpy engine took ~7, "
