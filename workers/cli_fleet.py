@@ -64,8 +64,12 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
     def serve(
         host: Annotated[str | None, typer.Option(help="Default: settings.api_host.")] = None,
         port: Annotated[int | None, typer.Option(help="Default: settings.api_port.")] = None,
+        workers: Annotated[
+            int | None, typer.Option(min=1, max=64, help="Default: settings.api_workers.")
+        ] = None,
     ) -> None:
-        """Run the web service (S3 webhook, API, /metrics) under uvicorn."""
+        """Run the web service (S3 webhook, admin view, API, /metrics) under uvicorn, in
+        ``--workers`` processes (each loads its own recommender index)."""
         import uvicorn
 
         from web.app import create_app
@@ -73,10 +77,19 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
 
         settings = prepare()
         configure_logging(settings.log_format, settings.log_level)
+        where = {"host": host or settings.api_host, "port": port or settings.api_port}
+        n = workers or settings.api_workers
+        if n == 1:
+            uvicorn.run(create_app(settings), **where, log_config=None)
+            return
+        # Worker processes build their own app from the environment (web.app.served_app);
+        # a large index loads while the worker keeps answering uvicorn's pings.
         uvicorn.run(
-            create_app(settings),
-            host=host or settings.api_host,
-            port=port or settings.api_port,
+            "web.app:served_app",
+            factory=True,
+            workers=n,
+            timeout_worker_healthcheck=int(settings.api_worker_healthcheck_s),
+            **where,
             log_config=None,
         )
 

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     webhook_token: SecretStr = SecretStr("")
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(
+        1, ge=1, le=64, description="Processes of `coldstart serve`; each holds its own index."
+    )
+    api_worker_healthcheck_s: float = Field(
+        60.0, gt=0, description="With several workers: how long one may miss uvicorn's ping."
+    )
+    api_preload: bool = Field(
+        True, description="Load the recommender index at start; /readyz is 503 until then."
+    )
 
     # --- analysis ------------------------------------------------------------------------
     device: Literal["auto", "cpu", "cuda"] = "auto"

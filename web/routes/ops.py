@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
@@ -20,13 +20,19 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={503: {"model": dict[str, str], **ERRORS[503]}})
-def readyz(settings: SettingsDep, response: Response) -> dict[str, str]:
+def readyz(request: Request, settings: SettingsDep, response: Response) -> dict[str, str]:
+    """503 while the database is unreachable, or while the recommender index is still
+    loading (with ``api_preload``): a load balancer sends no API traffic before."""
     try:
         with engine_for(settings.effective_database_url).connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as err:
         response.status_code = 503
         return {"status": "unavailable", "database": type(err).__name__}
+    recommender = getattr(request.app.state, "recommender", None)
+    if settings.api_preload and not (recommender is not None and recommender.is_ready):
+        response.status_code = 503
+        return {"status": "loading", "index": "the recommender index is loading"}
     return {"status": "ok"}
 
 

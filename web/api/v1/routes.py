@@ -32,7 +32,12 @@ BODY_RESPONSES = errors(400, 401, 403, 404, 422, 429)  # 400: a body that is not
 
 
 def service(request: Request) -> Recommender:
-    state = request.app.state
+    return recommender_of(request.app)
+
+
+def recommender_of(app: Any) -> Recommender:
+    """The app's recommender, made on first use (its index loads on ``ready()``)."""
+    state = app.state
     if getattr(state, "recommender", None) is None:
         state.recommender = Recommender(state.settings)
     return state.recommender

@@ -138,6 +138,11 @@ class Recommender:
             ef_search=int(env_number("COLDSTART_HNSW_EF_SEARCH", 128)),
         )
 
+    @property
+    def is_ready(self) -> bool:
+        """The index is loaded (requests no longer wait for it)."""
+        return self.catalog is not None
+
     def ready(self) -> Catalog:
         with self._lock:
             if self.catalog is None:
@@ -238,6 +243,10 @@ class Recommender:
 
     def close(self) -> None:
         self._stop.set()
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s; True once :meth:`close` was called."""
+        return self._stop.wait(timeout)
 
     # --- ceilings and filters ---------------------------------------------------------------
 

@@ -1,0 +1,123 @@
+"""``coldstart serve`` as an operator runs it: several worker processes, each loading the
+recommender index at start while it already answers, /readyz saying when the index is in,
+and a clean stop on SIGTERM. And the readiness rule itself, in process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+
+from recommend.index import Catalog
+from storage import catalog, migrate
+from storage.db import dispose_engines, session_scope
+from tests.api.seed import seed
+from tests.conftest import free_port
+from web.api.v1.services import Recommender, wait_for
+from web.app import create_app
+from workers.settings import Settings
+
+EXE = str(Path(sys.executable).parent / "coldstart")
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _cmdline(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_serve_with_two_workers_preloads_and_stops_cleanly(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    url = settings.effective_database_url
+    migrate.upgrade(url)
+    titles = seed(url)
+    with session_scope(url) as session:
+        token, _ = catalog.create_token(session, "reader", ["read"])
+    dispose_engines()
+    port = free_port()
+    env = {**os.environ, "COLDSTART_DATA_DIR": str(tmp_path / "var"), "HF_HUB_OFFLINE": "1"}
+    env.pop("COLDSTART_BROKER_URL", None)
+    proc = subprocess.Popen(
+        [EXE, "serve", "--workers", "2", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        assert wait_for(ready, timeout=90.0, every=0.2), "never ready"
+        workers = [p for p in _children(proc.pid) if b"spawn" in _cmdline(p)]
+        assert len(workers) == 2, [_cmdline(p) for p in _children(proc.pid)]
+        # every worker answers from its own preloaded index
+        for _ in range(6):
+            r = httpx.get(
+                f"{base}/api/v1/titles/{titles['haunted-a']}/similar",
+                params={"k": 3, "max_age": 10},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+            assert r.status_code == 200 and r.json()["results"], r.text
+            assert "haunted-ma" not in [h["name"] for h in r.json()["results"]]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "recommender index loaded" in out, out  # once per worker
+    assert out.count("recommender index loaded") == 2, out
+
+
+class _SlowRecommender(Recommender):
+    """Its index load waits for the test to let it finish."""
+
+    def __init__(self, settings: Settings, gate: threading.Event) -> None:
+        super().__init__(settings, follow=False)
+        self.gate = gate
+
+    def load(self) -> Catalog:
+        self.gate.wait(30)
+        return super().load()
+
+
+def test_readyz_waits_for_the_index_while_health_answers(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var")
+    migrate.upgrade(settings.effective_database_url)
+    gate = threading.Event()
+    app = create_app(settings)
+    app.state.recommender = _SlowRecommender(settings, gate)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/healthz").status_code == 200
+            loading = client.get("/readyz")
+            assert loading.status_code == 503 and loading.json()["status"] == "loading"
+            gate.set()
+            assert wait_for(lambda: client.get("/readyz").status_code == 200, timeout=30.0)
+    finally:
+        gate.set()
+        dispose_engines()
+
+
+def test_without_preload_ready_means_the_database(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "var", api_preload=False)
+    migrate.upgrade(settings.effective_database_url)
+    app = create_app(settings)
+    try:
+        with TestClient(app) as client:
+            assert client.get("/readyz").json() == {"status": "ok"}
+            assert getattr(app.state, "recommender", None) is None  # nothing loaded
+    finally:
+        dispose_engines()
