@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from web import admin, errors, heap
 from web.api.v1 import routes as api_v1
+from web.metrics import RequestMetrics, forget_dead_workers
 from web.routes import ingest, ops
 from workers.settings import Settings, get_settings
 
@@ -73,6 +74,7 @@ def served_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     configure_stages(settings)
+    forget_dead_workers()
     return create_app(settings)
 
 
@@ -84,4 +86,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_v1.router)
     admin.install(app)
     errors.install(app)
+    app.add_middleware(RequestMetrics)  # outermost: times what the client waits for
     return app

@@ -83,7 +83,10 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
             uvicorn.run(create_app(settings), **where, log_config=None)
             return
         # Worker processes build their own app from the environment (web.app.served_app);
-        # a large index loads while the worker keeps answering uvicorn's pings.
+        # a large index loads while the worker keeps answering uvicorn's pings. They count
+        # metrics into files that /metrics sums (web.metrics), in a directory of this run.
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="coldstart-web-")
         uvicorn.run(
             "web.app:served_app",
             factory=True,

@@ -18,6 +18,7 @@ from recommend.index import Catalog
 from storage import catalog, migrate
 from storage.db import dispose_engines, session_scope
 from tests.api.seed import seed
+from tests.api.test_metrics import SIMILAR, samples
 from tests.conftest import free_port
 from web.api.v1.services import Recommender, wait_for
 from web.app import create_app
@@ -60,7 +61,13 @@ def test_serve_with_two_workers_preloads_and_stops_cleanly(tmp_path: Path) -> No
             except httpx.HTTPError:
                 return False
 
+        def both_loaded() -> bool:  # /readyz answers for whichever worker takes it
+            text = httpx.get(f"{base}/metrics", timeout=10).text
+            ready = [v for (n, _), v in samples(text).items() if n == "coldstart_api_index_ready"]
+            return sum(ready) == 2
+
         assert wait_for(ready, timeout=90.0, every=0.2), "never ready"
+        assert wait_for(both_loaded, timeout=90.0, every=0.2), "a worker never loaded"
         workers = [p for p in _children(proc.pid) if b"spawn" in _cmdline(p)]
         assert len(workers) == 2, [_cmdline(p) for p in _children(proc.pid)]
         # every worker answers from its own preloaded index
@@ -73,6 +80,16 @@ def test_serve_with_two_workers_preloads_and_stops_cleanly(tmp_path: Path) -> No
             )
             assert r.status_code == 200 and r.json()["results"], r.text
             assert "haunted-ma" not in [h["name"] for h in r.json()["results"]]
+        # /metrics, from whichever worker answers, sums both workers' requests
+        metrics = samples(httpx.get(f"{base}/metrics", timeout=10).text)
+        similar = [
+            v for (name, labels), v in metrics.items()
+            if name == "coldstart_api_request_duration_seconds_count"
+            and dict(labels) == {"route": SIMILAR, "method": "GET", "status": "2xx"}
+        ]  # fmt: skip
+        assert similar == [6.0], metrics
+        per_worker = [v for (n, _), v in metrics.items() if n == "coldstart_api_index_titles"]
+        assert per_worker == [len(titles)] * 2, metrics  # one series per worker (pid label)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

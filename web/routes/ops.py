@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from sqlalchemy import text
 
 from storage.db import engine_for
 from web.deps import SettingsDep
+from web.metrics import exposition
 from web.openapi import ERRORS
 
 router = APIRouter(tags=["ops"])
@@ -38,4 +38,5 @@ def readyz(request: Request, settings: SettingsDep, response: Response) -> dict[
 
 @router.get("/metrics", response_class=PlainTextResponse)
 def metrics() -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    body, media_type = exposition()
+    return Response(body, media_type=media_type)

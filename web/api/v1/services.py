@@ -45,6 +45,7 @@ from storage.models import SpaceStatus
 from web import heap
 from web.api.v1.schemas import CeilingIn, RatingOut, TitleHit
 from web.deps import env_number
+from web.metrics import record_index
 from workers.errors import is_transient
 from workers.settings import Settings
 
@@ -151,6 +152,7 @@ class Recommender:
                 from threadpoolctl import threadpool_limits
 
                 threadpool_limits(int(env_number("COLDSTART_API_THREADS", 1)))
+                record_index(len(self.catalog), self.last_event)
             if self.follow and self._thread is None:
                 self._thread = threading.Thread(target=self._follow, daemon=True)
                 self._thread.start()
@@ -240,6 +242,8 @@ class Recommender:
                 log.warning("change feed resumed after %.1f s", time.monotonic() - down_since)
                 down_since = None
             delay = self.poll_s
+            if self.catalog is not None:
+                record_index(len(self.catalog), self.last_event)
 
     def close(self) -> None:
         self._stop.set()
