@@ -1,7 +1,9 @@
 """Change events out of the outbox: to a Redis stream, and to optional signed webhooks.
 
-At least once: the relay's position (the last outbox id sent) is stored in Redis only
-*after* the events were added to the stream, so a crash in between sends them again.
+At least once: each destination's position (the last outbox id it took) is stored in Redis
+only *after* the event was sent, so a crash in between sends it again. The stream and every
+webhook keep their own position, so a receiver that is down holds back only itself; a new
+webhook starts where the stream is. ``coldstart relay`` runs it (:func:`run`).
 Every message carries the outbox ``event_id``; consumers de-duplicate on it. The kombu
 publisher (:mod:`workers.events`) keeps its own ``published_at`` marks; this relay does not
 touch them, so both can run.
@@ -16,15 +18,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
 from storage import catalog
 from storage.db import session_scope
+from workers.metrics import EVENTS_RELAYED, RELAY_FAILURES
+
+log = logging.getLogger(__name__)
 
 STREAM = "coldstart:changes"
 
@@ -73,21 +82,18 @@ def deliver(hook: Webhook, event: dict[str, Any], *, client: httpx.Client | None
     raise AssertionError("unreachable")
 
 
-def relay_once(
-    database_url: str,
-    redis: Any,
-    *,
-    stream: str = STREAM,
-    webhooks: Sequence[Webhook] = (),
-    limit: int = 500,
-    maxlen: int = 100_000,
-) -> int:
-    """Send the outbox events after the stored position; the number sent."""
-    position_key = f"{stream}:position"
-    after = int(redis.get(position_key) or 0)
-    with session_scope(database_url) as session:
-        events = [catalog.event_document(e) for e in catalog.events_after(session, after, limit)]
-    for event in events:
+@dataclass(frozen=True)
+class Sink:
+    """One destination of the relay, with its own position in Redis: a receiver that is
+    down holds back only its own deliveries, never the stream or another webhook."""
+
+    name: str
+    position_key: str
+    send: Callable[[dict[str, Any]], None]
+
+
+def stream_sink(redis: Any, stream: str = STREAM, maxlen: int = 100_000) -> Sink:
+    def send(event: dict[str, Any]) -> None:
         redis.xadd(
             stream,
             {
@@ -99,13 +105,163 @@ def relay_once(
             maxlen=maxlen,
             approximate=True,
         )
-        for hook in webhooks:
-            deliver(hook, event)
-        redis.set(position_key, event["id"])  # only now: a crash before resends it
+
+    return Sink(f"stream {stream}", f"{stream}:position", send)
+
+
+def webhook_sink(hook: Webhook, stream: str = STREAM) -> Sink:
+    digest = hashlib.sha256(hook.url.encode()).hexdigest()[:16]
+    return Sink(
+        f"webhook {_safe_url(hook.url)}",
+        f"{stream}:webhook:{digest}:position",
+        lambda event: deliver(hook, event) and None,
+    )
+
+
+def relay_sink(database_url: str, redis: Any, sink: Sink, limit: int = 500) -> int:
+    """Send ``sink`` the outbox events after its stored position; the number sent. The
+    position is stored after each send, so a crash in between sends that event again."""
+    after = int(redis.get(sink.position_key) or 0)
+    with session_scope(database_url) as session:
+        events = [catalog.event_document(e) for e in catalog.events_after(session, after, limit)]
+    for event in events:
+        sink.send(event)
+        redis.set(sink.position_key, event["id"])
+        EVENTS_RELAYED.labels(sink.name.split(" ", 1)[0]).inc()
     return len(events)
 
 
-def run_forever(database_url: str, redis: Any, *, poll_s: float = 0.2, **kwargs: Any) -> None:
-    while True:
-        if not relay_once(database_url, redis, **kwargs):
-            time.sleep(poll_s)
+def start_at_stream(redis: Any, sink: Sink, stream: str = STREAM) -> None:
+    """A webhook seen for the first time starts where the stream is (its history is in
+    ``GET /api/v1/changes`` and the export), not at the first event ever."""
+    redis.set(sink.position_key, int(redis.get(f"{stream}:position") or 0), nx=True)
+
+
+def relay_once(
+    database_url: str,
+    redis: Any,
+    *,
+    stream: str = STREAM,
+    webhooks: Sequence[Webhook] = (),
+    limit: int = 500,
+    maxlen: int = 100_000,
+) -> int:
+    """One pass: the stream, then each webhook from its own position; the number of events
+    added to the stream. A webhook's failure propagates after the stream was served."""
+    sinks = [stream_sink(redis, stream, maxlen)] + [webhook_sink(h, stream) for h in webhooks]
+    results = relay_pass(database_url, redis, sinks, stream=stream, limit=limit)
+    for _, outcome in results:
+        if isinstance(outcome, Exception):
+            raise outcome
+    sent = results[0][1]
+    assert isinstance(sent, int)
+    return sent
+
+
+def relay_pass(
+    database_url: str, redis: Any, sinks: Sequence[Sink], *, stream: str = STREAM, limit: int = 500
+) -> list[tuple[Sink, int | Exception]]:
+    """One pass over ``sinks`` (the stream first): each one's count, or its error; one
+    failing does not stop the others."""
+    for sink in sinks[1:]:
+        start_at_stream(redis, sink, stream)
+    results: list[tuple[Sink, int | Exception]] = []
+    for sink in sinks:
+        try:
+            results.append((sink, relay_sink(database_url, redis, sink, limit)))
+        except Exception as err:
+            results.append((sink, err))
+    return results
+
+
+def run(
+    database_url: str,
+    redis: Any,
+    sinks: Sequence[Sink],
+    *,
+    stream: str = STREAM,
+    stop: threading.Event | None = None,
+    poll_s: float = 0.2,
+    backoff_max_s: float = 60.0,
+    heartbeat: Path | None = None,
+) -> None:
+    """Relay to ``sinks`` (the stream first) until ``stop`` is set: one thread per sink,
+    each polling the outbox and, after a failure (the receiver, Redis or the database
+    down), backing off up to ``backoff_max_s`` with one log line per outage. The stream's
+    thread touches ``heartbeat`` after every pass that worked (a container health check)."""
+    stop = stop or threading.Event()
+    for sink in sinks[1:]:
+        start_at_stream(redis, sink, stream)
+    threads = [
+        threading.Thread(
+            target=_follow,
+            args=(
+                database_url,
+                redis,
+                sink,
+                stop,
+                poll_s,
+                backoff_max_s,
+                heartbeat if i == 0 else None,
+            ),
+            name=f"relay {sink.name}",
+            daemon=True,
+        )
+        for i, sink in enumerate(sinks)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _follow(
+    database_url: str,
+    redis: Any,
+    sink: Sink,
+    stop: threading.Event,
+    poll_s: float,
+    backoff_max_s: float,
+    heartbeat: Path | None,
+) -> None:
+    delay, failing = poll_s, False
+    while not stop.is_set():
+        try:
+            sent = relay_sink(database_url, redis, sink)
+        except Exception as err:
+            RELAY_FAILURES.labels(sink.name.split(" ", 1)[0]).inc()
+            if not failing:
+                log.warning("%s: relay failing, backing off: %s", sink.name, _one_line(err))
+            failing, delay = True, min(backoff_max_s, max(delay * 2, 1.0))
+            stop.wait(delay)
+            continue
+        if failing:
+            log.warning("%s: relay resumed", sink.name)
+        failing, delay = False, poll_s
+        if heartbeat is not None:
+            heartbeat.touch()
+        if not sent:
+            stop.wait(poll_s)
+
+
+def webhooks_from(urls: str, secret: str, retries: int = 5) -> list[Webhook]:
+    """``COLDSTART_EVENTS_WEBHOOKS`` (comma-separated) with the shared secret."""
+    hooks = [u.strip() for u in urls.split(",") if u.strip()]
+    for url in hooks:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook URL must be http(s): {_safe_url(url)!r}")
+    if hooks and not secret:
+        raise ValueError("COLDSTART_EVENTS_WEBHOOK_SECRET is required to sign webhooks")
+    return [Webhook(url, secret, retries=retries) for url in hooks]
+
+
+def _safe_url(url: str) -> str:
+    """The URL without credentials or query (they may hold tokens), for logs."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(f"{type(err).__name__}: {err}".split())[:300]

@@ -97,6 +97,57 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         )
 
     @app.command()
+    def relay(
+        once: Annotated[
+            bool, typer.Option(help="One pass over every destination, then exit.")
+        ] = False,
+    ) -> None:
+        """Relay change events from the outbox to the Redis stream (COLDSTART_EVENTS_STREAM
+        on COLDSTART_EVENTS_REDIS_URL) and to signed webhooks (COLDSTART_EVENTS_WEBHOOKS),
+        at least once, each destination from its own position; runs until stopped."""
+        import signal
+        import threading
+
+        import redis
+
+        from workers.change_events import relay_pass, run, stream_sink, webhook_sink, webhooks_from
+        from workers.logs import configure_logging
+
+        settings = prepare()
+        configure_logging(settings.log_format, settings.log_level)
+        if not settings.events_redis_url:
+            err_console.print("[red]error:[/red] set COLDSTART_EVENTS_REDIS_URL to relay events")
+            raise typer.Exit(2)
+        try:
+            hooks = webhooks_from(
+                settings.events_webhooks,
+                settings.events_webhook_secret.get_secret_value(),
+                settings.events_webhook_retries,
+            )
+        except ValueError as err:
+            err_console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(2) from err
+        client = redis.Redis.from_url(settings.events_redis_url, socket_timeout=30)
+        url, stream = settings.effective_database_url, settings.events_stream
+        sinks = [stream_sink(client, stream)] + [webhook_sink(h, stream) for h in hooks]
+        if once:
+            failed = 0
+            for sink, outcome in relay_pass(url, client, sinks, stream=stream):
+                if isinstance(outcome, Exception):
+                    failed += 1
+                    err_console.print(f"[red]error:[/red] {sink.name}: {outcome}")
+                else:
+                    console.print(f"{sink.name}: {outcome} events relayed")
+            raise typer.Exit(1 if failed else 0)
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        console.print(f"relaying change events to {stream} and {len(hooks)} webhooks")
+        heartbeat = settings.effective_work_dir / "relay.alive"
+        heartbeat.parent.mkdir(parents=True, exist_ok=True)
+        run(url, client, sinks, stream=stream, stop=stop, heartbeat=heartbeat)
+
+    @app.command()
     def sweep() -> None:
         """Once: queue objects of the incoming bucket not yet known, and re-send tasks whose
         worker was lost (heartbeat older than stale_stage_s); beat does both periodically."""

@@ -49,6 +49,10 @@ def configure_logging(fmt: str = "console", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # A line per HTTP request of the clients (webhooks, model downloads) drowns the rest;
+    # their failures still show, as warnings.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
 def get_logger(name: str) -> Any:

@@ -35,6 +35,12 @@ TASK_RETRIES = Counter(
 )
 RUNS_FINISHED = Counter("coldstart_runs_finished_total", "Runs by final status.", ["status"])
 EVENTS_PUBLISHED = Counter("coldstart_events_published_total", "Outbox events sent.", ["topic"])
+EVENTS_RELAYED = Counter(
+    "coldstart_events_relayed_total", "Outbox events relayed (coldstart relay).", ["sink"]
+)
+RELAY_FAILURES = Counter(
+    "coldstart_relay_failures_total", "Failed relay passes, retried with back-off.", ["sink"]
+)
 ANNOUNCEMENTS = Counter(
     "coldstart_announcements_total",
     "Objects announced (webhook, sweep, CLI) by outcome.",

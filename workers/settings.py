@@ -71,6 +71,16 @@ class Settings(BaseSettings):
     stage_sweep_s: float = Field(30.0, description="Beat: look for lost tasks this often.")
     media_cache_gb: float = Field(20.0, description="Per-worker cache of downloaded titles.")
     events_exchange: str = "coldstart.events"
+    # --- change events to a Redis stream and webhooks (`coldstart relay`) ---------------------
+    events_redis_url: str = Field(
+        "", description="Redis of the change-event stream and the relay's positions."
+    )
+    events_stream: str = Field("coldstart:changes", description="Redis stream of the events.")
+    events_webhooks: str = Field("", description="Webhook URLs (comma-separated) for events.")
+    events_webhook_secret: SecretStr = Field(
+        SecretStr(""), description="Shared secret of the webhooks' HMAC-SHA256 signature."
+    )
+    events_webhook_retries: int = Field(5, ge=0, description="Tries after a 5xx, with backoff.")
     stage_plugins: str = Field("", description="Extra stages, 'module:ATTR' comma-separated.")
     enabled_stages: str = Field("", description="Run only these stages (comma-separated).")
     metrics_port: int = Field(9808, description="Worker Prometheus port; 0 disables.")

@@ -28,7 +28,7 @@ def redis_client():
         pytest.fail(f"Redis not reachable on 127.0.0.1:6379: {err}")
     stream = f"test:changes:{uuid.uuid4().hex[:8]}"
     yield client, stream
-    client.delete(stream, f"{stream}:position")
+    client.delete(stream, *client.scan_iter(f"{stream}:*"))
 
 
 def _stream_ids(client, stream) -> list[int]:
