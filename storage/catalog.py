@@ -127,14 +127,6 @@ def iter_index_rows(
         session.expunge_all()
 
 
-def touch_title(session: Session, title_id: int) -> None:
-    """Mark a title changed (its place in the keyset order moves to now)."""
-    title = session.get(Title, title_id)
-    if title is not None:
-        title.updated_at = utcnow()
-        session.flush()
-
-
 def export_records(
     session: Session, *, since: datetime | None = None, space: str | None = None
 ) -> Iterator[dict[str, Any]]:

@@ -424,10 +424,23 @@ def audit(
 def emit_event(
     session: Session, topic: str, payload: dict[str, Any], title_id: int | None = None
 ) -> OutboxEvent:
+    """A change event in the caller's transaction. An event about a title is a change of
+    the title: its ``updated_at`` moves too, so ``GET /api/v1/titles?updated_since=`` and
+    ``coldstart export --since`` see editors' decisions, not only re-analyses."""
     event = OutboxEvent(topic=topic, payload=payload, title_id=title_id)
     session.add(event)
+    if title_id is not None:
+        touch_title(session, title_id)
     session.flush()
     return event
+
+
+def touch_title(session: Session, title_id: int) -> None:
+    """Mark a title changed (its place in the keyset order moves to now)."""
+    title = session.get(Title, title_id)
+    if title is not None:
+        title.updated_at = now()
+        session.flush()
 
 
 # --- speech (issue 4) ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from storage import catalog, review
+from storage import repository as repo
 from storage.db import session_scope
 from tests.api.seed import ADMIN, TITLES
 from web.api.v1.services import wait_for
@@ -139,7 +140,7 @@ def test_keyset_pages_stay_consistent_under_concurrent_updates(
         i = 0
         while not stop.is_set():
             with session_scope(url) as session:
-                catalog.touch_title(session, ids[i % len(ids)])
+                repo.touch_title(session, ids[i % len(ids)])
             i += 1
 
     worker = threading.Thread(target=churn)
@@ -164,6 +165,36 @@ def test_keyset_pages_stay_consistent_under_concurrent_updates(
         ).status_code
         == 400
     )
+
+
+def test_editor_decisions_reach_updated_since_and_the_export(
+    client, api_settings, seeded, tokens
+) -> None:
+    """A recommender syncing with ?updated_since= sees an editor's final rating and tag
+    decision (they change no column of the title row, but the title changed)."""
+    h = auth(tokens["export"])
+    since = client.get("/api/v1/titles", params={"limit": 100}, headers=h).json()["titles"]
+    mark = max(t["updated_at"] for t in since)
+
+    def changed() -> list[str]:
+        page = client.get("/api/v1/titles", params={"updated_since": mark}, headers=h).json()
+        return [t["name"] for t in page["titles"] if t["updated_at"] > mark]
+
+    assert changed() == []
+    time.sleep(0.01)
+    with session_scope(api_settings.effective_database_url) as session:
+        review.record_final_rating(
+            session, seeded["romance"], system="bbfc", rating="15", reason="x", actor=ADMIN
+        )
+    time.sleep(0.01)
+    with session_scope(api_settings.effective_database_url) as session:
+        review.record_decision(
+            session, seeded["sunny"], facet="mood", label="joyful", action="reject", actor=ADMIN
+        )
+    assert changed() == ["romance", "sunny"]
+    exported = client.get("/api/v1/export", params={"since": mark}, headers=h)
+    rows = [json.loads(line) for line in exported.text.splitlines() if line.strip()]
+    assert {r["name"] for r in rows} >= {"romance", "sunny"}
 
 
 def test_changes_feed_and_incremental_index(client, api_settings, seeded, tokens) -> None:
