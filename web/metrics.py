@@ -22,6 +22,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    values,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -109,7 +110,9 @@ def forget_dead_workers() -> None:
 
 def exposition() -> tuple[bytes, str]:
     """The text of ``/metrics``: every process's samples when they share a directory."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Whether this process's metrics live in those files was fixed when prometheus_client
+    # was first imported (PROMETHEUS_MULTIPROC_DIR set or not then), not by the variable now.
+    if getattr(values.ValueClass, "_multiprocess", False):
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()

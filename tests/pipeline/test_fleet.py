@@ -34,6 +34,7 @@ from tests.pipeline.conftest import (
     merge_events,
     minio_event,
 )
+from web.api.v1.services import wait_for
 from web.app import create_app
 from workers.events import events_exchange
 
@@ -423,6 +424,7 @@ def test_lost_webhook_event_is_caught_by_beat_sweep_and_metrics(fleet_factory, c
     assert 'coldstart_announcements_total{outcome="queued",trigger="sweep"}' in text
     with TestClient(create_app(fleet.settings)) as client:
         assert client.get("/healthz").status_code == 200
-        assert client.get("/readyz").json() == {"status": "ok"}
+        # ready once the recommender index is preloaded (503 "loading" until then)
+        assert wait_for(lambda: client.get("/readyz").json() == {"status": "ok"}, timeout=60)
         assert "coldstart_announcements_total" in client.get("/metrics").text
     assert count(fleet.db, Title) == 1 and count(fleet.db, AnalysisRun) == 1
