@@ -69,7 +69,7 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         ] = None,
     ) -> None:
         """Run the web service (S3 webhook, admin view, API, /metrics) under uvicorn, in
-        ``--workers`` processes (each loads its own recommender index)."""
+        --workers processes (each loads its own recommender index)."""
         import uvicorn
 
         from web.app import create_app
