@@ -9,17 +9,20 @@ title is skipped and none is seen twice in one state.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from storage.db import engine_for
 from storage.models import ApiToken, OutboxEvent, Shot, Title, TitleProfile, utcnow
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "cs_"
 SCOPES = ("read", "export")
@@ -245,15 +248,47 @@ def token_grant(url: str, plaintext: str) -> TokenGrant | None:
     on a pooled connection: the API runs it on every request, where an ORM session cost
     ~1.4 ms and this ~0.6 ms (bench-api's machine)."""
     q = select(
-        ApiToken.name, ApiToken.scopes, ApiToken.rate_limit_per_min, ApiToken.token_hash
+        ApiToken.name,
+        ApiToken.scopes,
+        ApiToken.rate_limit_per_min,
+        ApiToken.token_hash,
+        ApiToken.last_used_at,
     ).where(ApiToken.token_hash == hash_token(plaintext), ApiToken.revoked_at.is_(None))
-    with engine_for(url).connect() as conn:
+    engine = engine_for(url)
+    with engine.connect() as conn:
         row = conn.execute(q).first()
     if row is None:
         return None
+    if _stale(row.last_used_at):
+        _mark_used(engine, row.token_hash)
     return TokenGrant(
         row.name, tuple(row.scopes or ()), int(row.rate_limit_per_min), row.token_hash
     )
+
+
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)  # last_used_at is written at most this often
+
+
+def _stale(last_used: datetime | None) -> bool:
+    if last_used is None:
+        return True
+    if last_used.tzinfo is None:  # SQLite hands back naive UTC
+        last_used = last_used.replace(tzinfo=UTC)
+    return utcnow() - last_used >= TOKEN_USE_RESOLUTION
+
+
+def _mark_used(engine: Any, token_hash: str) -> None:
+    """When a token was last used (``coldstart tokens list``), for rotations: is the old
+    one still in use? Best effort: a failed write never refuses a request."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                update(ApiToken)
+                .where(ApiToken.token_hash == token_hash)
+                .values(last_used_at=utcnow())
+            )
+    except Exception as err:  # a read-only replica, a lock: the next use tries again
+        log.debug("token last_used_at not written: %s", err)
 
 
 def list_tokens(session: Session) -> Sequence[ApiToken]:

@@ -38,6 +38,7 @@ def create(
 
 @tokens_app.command("revoke")
 def revoke(ref: Annotated[str, typer.Argument(help="token id or prefix")]) -> None:
+    """Revoke a token: every API process refuses it within COLDSTART_TOKEN_CACHE_S."""
     with session_scope(schema_checked_settings().effective_database_url) as session:
         token = catalog.revoke_token(session, ref)
         if token is None:
@@ -48,6 +49,7 @@ def revoke(ref: Annotated[str, typer.Argument(help="token id or prefix")]) -> No
 
 @tokens_app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Tokens with their scopes, limits and when each was last used (to the minute)."""
     with session_scope(schema_checked_settings().effective_database_url) as session:
         rows = [
             {
@@ -57,6 +59,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
                 "scopes": t.scopes,
                 "rate_limit_per_min": t.rate_limit_per_min,
                 "created_at": t.created_at.isoformat(),
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
                 "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
             }
             for t in catalog.list_tokens(session)
@@ -64,7 +67,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("id", "name", "prefix", "scopes", "limit/min", "revoked")
+    table = Table("id", "name", "prefix", "scopes", "limit/min", "last used", "revoked")
     for r in rows:
         table.add_row(
             str(r["id"]),
@@ -72,6 +75,7 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             r["prefix"],
             ",".join(r["scopes"]),
             str(r["rate_limit_per_min"]),
+            (r["last_used_at"] or "never")[:16],
             r["revoked_at"] or "",
         )
     console.print(table)

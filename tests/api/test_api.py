@@ -167,6 +167,24 @@ def test_keyset_pages_stay_consistent_under_concurrent_updates(
     )
 
 
+def test_a_used_token_records_when_to_the_minute(client, api_settings, seeded, tokens) -> None:
+    """`coldstart tokens list` says whether an old token is still in use before a rotation
+    revokes it; written at most once a minute per token, not per request."""
+
+    def last_used() -> dict[str, object]:
+        with session_scope(api_settings.effective_database_url) as session:
+            return {t.name: t.last_used_at for t in catalog.list_tokens(session)}
+
+    assert last_used()["reader"] is None
+    h = auth(tokens["read"])
+    assert client.get(f"/api/v1/titles/{seeded['sunny']}/similar", headers=h).status_code == 200
+    first = last_used()
+    assert first["reader"] is not None and first["exporter"] is None
+    time.sleep(1.2)  # past the grant cache: the grant is read from the database again
+    assert client.get(f"/api/v1/titles/{seeded['sunny']}/similar", headers=h).status_code == 200
+    assert last_used()["reader"] == first["reader"]  # within the minute: not rewritten
+
+
 def test_editor_decisions_reach_updated_since_and_the_export(
     client, api_settings, seeded, tokens
 ) -> None:

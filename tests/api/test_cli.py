@@ -26,6 +26,8 @@ def test_tokens_create_list_revoke(api_settings) -> None:
     assert plaintext.startswith("cs_")
     listed = json.loads(cli(api_settings, "tokens", "list", "--json").stdout)
     assert listed[0]["scopes"] == ["export", "read"] and plaintext not in json.dumps(listed)
+    assert listed[0]["last_used_at"] is None
+    assert "never" in cli(api_settings, "tokens", "list").stdout
     assert cli(api_settings, "tokens", "revoke", listed[0]["prefix"]).returncode == 0
     assert json.loads(cli(api_settings, "tokens", "list", "--json").stdout)[0]["revoked_at"]
     assert cli(api_settings, "tokens", "create", "x", "--scope", "admin").returncode == 2
