@@ -31,7 +31,7 @@ import httpx
 
 from storage import catalog
 from storage.db import session_scope
-from workers.metrics import EVENTS_RELAYED, RELAY_FAILURES
+from workers.metrics import EVENTS_RELAYED, RELAY_FAILURES, RELAY_POSITION, RELAY_SUCCEEDED_AT
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,8 @@ def relay_sink(database_url: str, redis: Any, sink: Sink, limit: int = 500) -> i
         sink.send(event)
         redis.set(sink.position_key, event["id"])
         EVENTS_RELAYED.labels(sink.name.split(" ", 1)[0]).inc()
+        RELAY_POSITION.labels(sink.name).set(event["id"])
+    RELAY_SUCCEEDED_AT.labels(sink.name).set(time.time())
     return len(events)
 
 

@@ -142,6 +142,10 @@ def register(app: typer.Typer, prepare) -> None:  # type: ignore[no-untyped-def]
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+        if settings.metrics_port:
+            from workers.metrics import serve_metrics
+
+            serve_metrics(settings.metrics_port)
         console.print(f"relaying change events to {stream} and {len(hooks)} webhooks")
         heartbeat = settings.effective_work_dir / "relay.alive"
         heartbeat.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -40,6 +40,14 @@ EVENTS_RELAYED = Counter(
 )
 RELAY_FAILURES = Counter(
     "coldstart_relay_failures_total", "Failed relay passes, retried with back-off.", ["sink"]
+)
+RELAY_POSITION = Gauge(
+    "coldstart_relay_position", "Last outbox event id each destination took.", ["sink"]
+)
+RELAY_SUCCEEDED_AT = Gauge(
+    "coldstart_relay_last_success_timestamp_seconds",
+    "When each destination's last relay pass worked (Unix time): alert when it falls behind.",
+    ["sink"],
 )
 ANNOUNCEMENTS = Counter(
     "coldstart_announcements_total",
@@ -85,8 +93,13 @@ def queue_depths(app: Any, queues: Iterable[str]) -> dict[str, int]:
 
 
 def serve_worker_metrics(port: int, app: Any, queues: Iterable[str]) -> bool:
-    """Start the worker's /metrics endpoint; False when the port is taken (log and go on:
-    metrics must never stop a worker)."""
+    """Start the worker's /metrics endpoint, with the live queue depths."""
+    return serve_metrics(port, QueueDepthCollector(app, queues))
+
+
+def serve_metrics(port: int, *extra: Collector) -> bool:
+    """Start a process's /metrics endpoint; False when the port is taken (log and go on:
+    metrics must never stop a worker or the relay)."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
@@ -96,7 +109,8 @@ def serve_worker_metrics(port: int, app: Any, queues: Iterable[str]) -> bool:
         from prometheus_client import REGISTRY
 
         registry = REGISTRY
-    registry.register(QueueDepthCollector(app, queues))
+    for collector in extra:
+        registry.register(collector)
     try:
         start_http_server(port, registry=registry)
     except OSError as err:

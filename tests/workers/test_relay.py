@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 import redis as redis_lib
 
@@ -24,6 +25,7 @@ from storage import migrate
 from storage import repository as repo
 from storage.db import dispose_engines, session_scope
 from tests.api.seed import seed
+from tests.api.test_metrics import samples
 from tests.conftest import free_port
 from web.api.v1.services import wait_for
 from workers.settings import Settings
@@ -105,8 +107,13 @@ def test_a_dead_webhook_holds_back_only_itself_and_catches_up(outbox, stream) ->
     healthy = Receiver()
     dead_port = free_port()  # nothing listens here yet: connection refused
     dead_url = f"http://127.0.0.1:{dead_port}/hook"
+    metrics_port = free_port()
+    env = {
+        **_env(settings, name, [dead_url, healthy.url]),
+        "COLDSTART_METRICS_PORT": str(metrics_port),
+    }
     proc = subprocess.Popen(
-        [EXE, "relay"], env=_env(settings, name, [dead_url, healthy.url]),
+        [EXE, "relay"], env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     lines: list[str] = []
@@ -130,6 +137,9 @@ def test_a_dead_webhook_holds_back_only_itself_and_catches_up(outbox, stream) ->
         everything = [*seeded_ids, new_id]
         assert wait_for(lambda: sorted(set(revived.ids)) == everything, timeout=150.0), revived.ids
         assert revived.bad_signatures == healthy.bad_signatures == 0
+        metrics = samples(httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text)
+        assert metrics[("coldstart_relay_position", (("sink", f"stream {name}"),))] == new_id
+        assert metrics[("coldstart_relay_failures_total", (("sink", "webhook"),))] >= 1
         assert healthy.ids == everything  # nothing twice to the healthy one
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
