@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 import threading
 import time
 from collections import deque
@@ -85,11 +86,24 @@ def session_secret(settings: Settings) -> str:
         return env
     path = Path(settings.data_dir) / "session.key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_key_file(path)
+    return path.read_text().strip()
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a new key beside ``path``, then link it into place: the link succeeds only if
+    no key is there yet, and a key file is never seen half written. Worker processes of one
+    server (``coldstart serve --workers``) starting at once all end up with the same key;
+    creating it in place let one read it empty, or fail on the other's file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".session.key.")  # mode 0600
+    try:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+        with contextlib.suppress(FileExistsError):  # another process's key won
+            os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
 
 
 def _serializer(request: Request) -> URLSafeTimedSerializer:

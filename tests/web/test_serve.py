@@ -4,24 +4,28 @@ and a clean stop on SIGTERM. And the readiness rule itself, in process."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
 
 from recommend.index import Catalog
-from storage import catalog, migrate
+from storage import catalog, migrate, users
 from storage.db import dispose_engines, session_scope
 from tests.api.seed import seed
 from tests.api.test_metrics import SIMILAR, samples
 from tests.conftest import free_port
+from tests.web.test_admin_auth import PASSWORD, _csrf
 from web.api.v1.services import Recommender, wait_for
 from web.app import create_app
+from web.auth import hash_password, session_secret
 from workers.settings import Settings
 
 EXE = str(Path(sys.executable).parent / "coldstart")
@@ -43,6 +47,8 @@ def test_serve_with_two_workers_preloads_and_stops_cleanly(tmp_path: Path) -> No
     titles = seed(url)
     with session_scope(url) as session:
         token, _ = catalog.create_token(session, "reader", ["read"])
+        users.create_user(session, email="ed@example.com", name="Ed", role="editor",
+                          password_hash=hash_password(PASSWORD))  # fmt: skip
     dispose_engines()
     port = free_port()
     env = {**os.environ, "COLDSTART_DATA_DIR": str(tmp_path / "var"), "HF_HUB_OFFLINE": "1"}
@@ -90,6 +96,16 @@ def test_serve_with_two_workers_preloads_and_stops_cleanly(tmp_path: Path) -> No
         assert similar == [6.0], metrics
         per_worker = [v for (n, _), v in metrics.items() if n == "coldstart_api_index_titles"]
         assert per_worker == [len(titles)] * 2, metrics  # one series per worker (pid label)
+        # editors sign in whichever worker shows the form and whichever takes the post
+        for _ in range(6):
+            with httpx.Client(base_url=base, timeout=30) as browser:
+                form = browser.get("/admin/login").text
+                signed_in = browser.post("/admin/login", data={
+                    "email": "ed@example.com", "password": PASSWORD,
+                    "csrf_token": _csrf(form), "next": "/admin/",
+                })  # fmt: skip
+                assert signed_in.status_code == 303, signed_in.text
+                assert browser.get("/admin/").status_code == 200
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
@@ -138,3 +154,19 @@ def test_without_preload_ready_means_the_database(tmp_path: Path) -> None:
             assert getattr(app.state, "recommender", None) is None  # nothing loaded
     finally:
         dispose_engines()
+
+
+def _secret_of(data_dir: str, start: float) -> str:
+    time.sleep(max(0.0, start - time.time()))  # every process at the same instant
+    return session_secret(Settings(data_dir=data_dir))
+
+
+def test_worker_processes_starting_at_once_share_one_session_key(tmp_path: Path) -> None:
+    """The admin session key is created on first use; processes racing for it (the workers
+    of one server) must all sign with the same, complete key."""
+    start = time.time() + 1.0
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        keys = pool.starmap(_secret_of, [(str(tmp_path / "var"), start)] * 8)
+    assert len(set(keys)) == 1 and len(keys[0]) >= 48, keys
+    assert (tmp_path / "var" / "session.key").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in (tmp_path / "var").iterdir()] == ["session.key"]  # no leftovers
