@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -58,9 +60,21 @@ class EmbeddingCache:
             else:
                 value = np.asarray(compute(), dtype=np.float32)
                 if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_suffix(".tmp.npy")
-                    np.save(tmp, value)
-                    tmp.replace(path)  # atomic: a reader never sees half a file
+                    _save_atomically(path, value)
             self._memory[key] = value
             return value
+
+
+def _save_atomically(path: Path, value: np.ndarray) -> None:
+    """Write beside ``path`` under a name of this call's own, then rename: a reader never
+    sees half a file, and worker processes writing the same key at once (a fixed temporary
+    name let one rename away the file the other was about to rename) each succeed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npy")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, value)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
