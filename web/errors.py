@@ -14,11 +14,11 @@ import logging
 from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from workers.errors import TransientError, is_transient
+from workers.errors import TransientError, is_transient, one_line
 
 log = logging.getLogger(__name__)
 
-RETRY_AFTER_S = 5
+RETRY_AFTER_S = 30  # a failover or a restart of the store takes tens of seconds
 UNAVAILABLE = "a service this request needs (database or object store) is unreachable; retry"
 
 
@@ -26,7 +26,7 @@ async def dependency_down(request: Request, exc: Exception) -> Response:
     if not is_transient(exc):
         raise exc  # a bug, not an outage: the 500 handler logs it
     log.warning("%s %s: 503, %s: %s", request.method, request.url.path, type(exc).__name__,
-                " ".join(str(exc).split())[:200])  # fmt: skip
+                one_line(exc, 200))  # fmt: skip
     headers = {"Retry-After": str(RETRY_AFTER_S)}
     code = status.HTTP_503_SERVICE_UNAVAILABLE
     if request.url.path.startswith("/admin"):

@@ -15,16 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Gauge,
-    Histogram,
-    generate_latest,
-    values,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from workers.metrics import exposition_registry
 
 REQUEST_SECONDS = Histogram(
     "coldstart_api_request_duration_seconds",
@@ -110,12 +104,4 @@ def forget_dead_workers() -> None:
 
 def exposition() -> tuple[bytes, str]:
     """The text of ``/metrics``: every process's samples when they share a directory."""
-    # Whether this process's metrics live in those files was fixed when prometheus_client
-    # was first imported (PROMETHEUS_MULTIPROC_DIR set or not then), not by the variable now.
-    if getattr(values.ValueClass, "_multiprocess", False):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(exposition_registry()), CONTENT_TYPE_LATEST

@@ -31,6 +31,7 @@ import httpx
 
 from storage import catalog
 from storage.db import session_scope
+from workers.errors import one_line
 from workers.metrics import EVENTS_RELAYED, RELAY_FAILURES, RELAY_POSITION, RELAY_SUCCEEDED_AT
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class Sink:
     """One destination of the relay, with its own position in Redis: a receiver that is
     down holds back only its own deliveries, never the stream or another webhook."""
 
+    kind: str  # "stream" or "webhook": the metrics' label
     name: str
     position_key: str
     send: Callable[[dict[str, Any]], None]
@@ -106,16 +108,16 @@ def stream_sink(redis: Any, stream: str = STREAM, maxlen: int = 100_000) -> Sink
             approximate=True,
         )
 
-    return Sink(f"stream {stream}", f"{stream}:position", send)
+    return Sink("stream", f"stream {stream}", f"{stream}:position", send)
 
 
 def webhook_sink(hook: Webhook, stream: str = STREAM) -> Sink:
+    def send(event: dict[str, Any]) -> None:
+        deliver(hook, event)
+
     digest = hashlib.sha256(hook.url.encode()).hexdigest()[:16]
-    return Sink(
-        f"webhook {_safe_url(hook.url)}",
-        f"{stream}:webhook:{digest}:position",
-        lambda event: deliver(hook, event) and None,
-    )
+    name = f"webhook {_safe_url(hook.url)}"
+    return Sink("webhook", name, f"{stream}:webhook:{digest}:position", send)
 
 
 def relay_sink(database_url: str, redis: Any, sink: Sink, limit: int = 500) -> int:
@@ -127,7 +129,7 @@ def relay_sink(database_url: str, redis: Any, sink: Sink, limit: int = 500) -> i
     for event in events:
         sink.send(event)
         redis.set(sink.position_key, event["id"])
-        EVENTS_RELAYED.labels(sink.name.split(" ", 1)[0]).inc()
+        EVENTS_RELAYED.labels(sink.kind).inc()
         RELAY_POSITION.labels(sink.name).set(event["id"])
     RELAY_SUCCEEDED_AT.labels(sink.name).set(time.time())
     return len(events)
@@ -231,9 +233,13 @@ def _follow(
         try:
             sent = relay_sink(database_url, redis, sink)
         except Exception as err:
-            RELAY_FAILURES.labels(sink.name.split(" ", 1)[0]).inc()
+            RELAY_FAILURES.labels(sink.kind).inc()
             if not failing:
-                log.warning("%s: relay failing, backing off: %s", sink.name, _one_line(err))
+                log.warning(
+                    "%s: relay failing, backing off: %s",
+                    sink.name,
+                    f"{type(err).__name__}: {one_line(err, 300)}",
+                )
             failing, delay = True, min(backoff_max_s, max(delay * 2, 1.0))
             stop.wait(delay)
             continue
@@ -263,7 +269,3 @@ def _safe_url(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(f"{type(err).__name__}: {err}".split())[:300]

@@ -63,20 +63,20 @@ def describe(err: BaseException, stage: str | None = None) -> Failure:
     if type(err).__name__ in ("SoftTimeLimitExceeded", "TimeLimitExceeded"):  # celery's
         return Failure("time_limit", f"{where}time limit exceeded: {err}", permanent=True)
     if isinstance(err, BadMediaError | InvalidObjectKey):
-        return Failure(err.code, f"{where}{_one_line(err)}", permanent=True)
+        return Failure(err.code, f"{where}{one_line(err)}", permanent=True)
     if isinstance(err, TaxonomyError):
-        return Failure("taxonomy_invalid", f"{where}{_one_line(err)}", permanent=True)
+        return Failure("taxonomy_invalid", f"{where}{one_line(err)}", permanent=True)
     if isinstance(err, AnalysisError):
-        return Failure(err.code, f"{where}{_one_line(err)}", permanent=True)
+        return Failure(err.code, f"{where}{one_line(err)}", permanent=True)
     if isinstance(err, ObjectNotFound):
         return Failure("source_missing", f"{where}object not found: {err.args[0]}", permanent=True)
     if is_transient(err):
-        return Failure("transient", f"{where}{type(err).__name__}: {_one_line(err)}", False)
+        return Failure("transient", f"{where}{type(err).__name__}: {one_line(err)}", False)
     return Failure(
-        "internal", f"{where}internal error: {type(err).__name__}: {_one_line(err)}", True
+        "internal", f"{where}internal error: {type(err).__name__}: {one_line(err)}", True
     )
 
 
-def _one_line(err: BaseException, limit: int = 500) -> str:
+def one_line(err: BaseException, limit: int = 500) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -13,7 +13,14 @@ import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    start_http_server,
+    values,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -97,18 +104,26 @@ def serve_worker_metrics(port: int, app: Any, queues: Iterable[str]) -> bool:
     return serve_metrics(port, QueueDepthCollector(app, queues))
 
 
+def exposition_registry() -> CollectorRegistry:
+    """What a /metrics endpoint serves: the sum over every process's files when this
+    process counts into them, else this process's own registry. Whether it does was fixed
+    when prometheus_client was first imported (PROMETHEUS_MULTIPROC_DIR set or not then),
+    not by the variable now."""
+    if getattr(values.ValueClass, "_multiprocess", False):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
 def serve_metrics(port: int, *extra: Collector) -> bool:
     """Start a process's /metrics endpoint; False when the port is taken (log and go on:
     metrics must never stop a worker or the relay)."""
-    registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        from prometheus_client import REGISTRY
-
-        registry = REGISTRY
+    registry = exposition_registry()
     for collector in extra:
         registry.register(collector)
     try:

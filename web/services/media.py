@@ -12,7 +12,6 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from storage.models import Keyframe, Title
 from storage.objects import InvalidObjectKey, ObjectNotFound, S3ObjectStore, read_bytes
-from workers.errors import is_transient
 from workers.services import derived_store, store_for_uri
 from workers.settings import Settings
 
@@ -41,27 +40,15 @@ def source_video(settings: Settings, title: Title) -> Response:
 
 def _presigned_redirect(store: S3ObjectStore, key: str) -> Response:
     # Signing is local once the bucket's region is known; without COLDSTART_S3_REGION minio
-    # asks S3 for it, so an unreachable store answers 503 after the client's timeouts.
+    # asks S3 for it, so an unreachable store fails after the client's timeouts (a 503 with
+    # Retry-After from web.errors, as for every dependency that is down).
     try:
         url = store.client.presigned_get_object(store.bucket, key, expires=PRESIGN_TTL)
     except ValueError as err:  # a bucket name S3 refuses
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, "the source is not in an object store"
         ) from err
-    except Exception as err:
-        _unavailable_if_transient(err)
-        raise
     return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
-
-
-def _unavailable_if_transient(err: Exception) -> None:
-    """503 for an object store that is down or silent (``workers.errors.is_transient``)."""
-    if is_transient(err):
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "the object store is unreachable; try again later",
-            headers={"Retry-After": "30"},
-        ) from err
 
 
 def keyframe_image(settings: Settings, keyframe: Keyframe, *, thumb: bool = True) -> Response:
@@ -70,9 +57,6 @@ def keyframe_image(settings: Settings, keyframe: Keyframe, *, thumb: bool = True
         data = read_bytes(derived_store(settings, create_bucket=False), key)
     except (ObjectNotFound, InvalidObjectKey, FileNotFoundError) as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such keyframe image") from err
-    except Exception as err:
-        _unavailable_if_transient(err)
-        raise
     return Response(
         data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
     )

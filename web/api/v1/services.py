@@ -46,6 +46,7 @@ from web import heap
 from web.api.v1.schemas import CeilingIn, RatingOut, TitleHit
 from web.deps import env_number
 from web.metrics import record_index
+from workers.backoff import Backoff
 from workers.errors import is_transient
 from workers.settings import Settings
 
@@ -225,23 +226,19 @@ class Recommender:
     def _follow(self) -> None:
         # A failed poll is retried; while the database is down, with a back-off and one log
         # line per outage rather than a traceback four times a second.
-        delay, down_since = self.poll_s, None
-        while not self._stop.wait(delay):
+        backoff = Backoff(self.poll_s, FOLLOW_BACKOFF_MAX_S)
+        while not self._stop.wait(backoff.delay_s):
             try:
                 self.apply_events()
             except Exception as err:
                 if not is_transient(err):
                     log.exception("change feed poll failed")
-                    continue
-                if down_since is None:
-                    down_since = time.monotonic()
+                elif backoff.failed():
                     log.warning("change feed paused, database unreachable: %s", err)
-                delay = min(FOLLOW_BACKOFF_MAX_S, delay * 2)
                 continue
-            if down_since is not None:
-                log.warning("change feed resumed after %.1f s", time.monotonic() - down_since)
-                down_since = None
-            delay = self.poll_s
+            lasted = backoff.succeeded()
+            if lasted is not None:
+                log.warning("change feed resumed after %.1f s", lasted)
             if self.catalog is not None:
                 record_index(len(self.catalog), self.last_event)
 
